@@ -1,0 +1,56 @@
+# Watchfloor task runner. `make help` lists the targets.
+# CI (.ci/run) calls `make test` by name: keep it the README's test command.
+SHELL := /bin/bash
+PY := .venv/bin/python
+# CI must never skip PostGIS: there the tests fail instead of skipping when it is missing.
+PYTEST_FLAGS := $(if $(CI),--require-postgis,)
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev run test test-unit test-integration test-browser lint fmt \
+        db-upgrade seed-demo bench screenshot clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+install: ## system packages (SpatiaLite), .venv and pinned runtime requirements
+	@scripts/bootstrap.sh run
+
+install-dev: ## the above plus Chromium, ChromeDriver, PostGIS and test tools
+	@scripts/bootstrap.sh test
+
+run: install ## serve the dashboard on http://127.0.0.1:8050 (demo data on first run)
+	$(PY) app.py
+
+test: install-dev ## run the whole test suite (SpatiaLite, PostGIS, headless Chromium)
+	@url="$$(scripts/ensure_postgis.sh)" || url=""; \
+	WATCHFLOOR_TEST_POSTGIS_URL="$${WATCHFLOOR_TEST_POSTGIS_URL:-$$url}" \
+	$(PY) -m pytest $(PYTEST_FLAGS) $(ARGS)
+
+test-unit: install-dev ## unit tests only (no database, no browser)
+	$(PY) -m pytest tests/unit $(ARGS)
+
+test-integration: install-dev ## integration tests on SpatiaLite and PostGIS
+	@url="$$(scripts/ensure_postgis.sh)" || url=""; \
+	WATCHFLOOR_TEST_POSTGIS_URL="$${WATCHFLOOR_TEST_POSTGIS_URL:-$$url}" \
+	$(PY) -m pytest tests/integration $(PYTEST_FLAGS) $(ARGS)
+
+test-browser: install-dev ## browser tests in headless Chromium
+	$(PY) -m pytest tests/browser $(ARGS)
+
+lint: install-dev ## ruff
+	.venv/bin/ruff check .
+
+fmt: install-dev ## format with ruff
+	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+db-upgrade: install ## migrate the configured database to the newest schema
+	$(PY) manage.py db upgrade
+
+seed-demo: install ## load the demo kit into the configured database (idempotent)
+	$(PY) manage.py seed-demo
+
+screenshot: install-dev ## render docs/screenshot.png from a fresh demo database
+	$(PY) scripts/screenshot.py docs/screenshot.png
+
+clean: ## remove the virtual environment, the embedded database and caches
+	rm -rf .venv var .pytest_cache .ruff_cache

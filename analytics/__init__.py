@@ -1,0 +1,1 @@
+"""Pure, vectorised analytics: no Dash, no database sessions."""

@@ -1,0 +1,94 @@
+"""Watchfloor: build the Dash app, register callbacks, expose ``server`` for gunicorn.
+
+``python app.py`` migrates the database, loads the demo kit on first run of the embedded default,
+and serves the dashboard on http://127.0.0.1:8050.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+import flask
+from dash import Dash
+
+from callbacks._context import SETTINGS_KEY
+from settings import PROJECT_ROOT, Settings, get_settings
+from store.engine import backend_name, get_engine, session_scope
+from store.migrate import schema_version
+from store.queries import table_counts
+from ui import shell
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Dash:
+    """Return the Dash app for ``settings`` (the environment's when omitted)."""
+    settings = settings or get_settings()
+    app = Dash(
+        __name__,
+        title="Watchfloor",
+        update_title=None,
+        assets_folder=str(PROJECT_ROOT / "assets"),
+        serve_locally=True,  # air-gapped: every script and style comes from this server
+    )
+    app.server.config[SETTINGS_KEY] = settings
+    app.layout = shell.layout(settings)
+    app.server.add_url_rule("/healthz", "healthz", _healthz)
+    import callbacks  # noqa: F401  (module-level dash.callback registrations)
+
+    return app
+
+
+def _healthz() -> flask.Response:
+    settings: Settings = flask.current_app.config[SETTINGS_KEY]
+    engine = get_engine(settings.database_url, settings.spatialite_path)
+    body: dict[str, Any] = {"status": "ok", "backend": backend_name(engine)}
+    try:
+        body["schema_version"] = schema_version(engine)
+        with session_scope(engine) as session:
+            body["counts"] = table_counts(session=session)
+    except Exception as exc:  # report, don't crash: this is what monitoring reads
+        logger.exception("health check failed")
+        body.update(status="error", error=type(exc).__name__)
+        return flask.make_response(flask.jsonify(body), 503)
+    return flask.jsonify(body)
+
+
+def configure_logging(level: str) -> None:
+    """Configure logging once, with logger names and line numbers."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s:%(lineno)d %(message)s",
+    )
+
+
+@lru_cache(maxsize=1)
+def _default_app() -> Dash:
+    return create_app()
+
+
+def __getattr__(name: str) -> Any:
+    # `gunicorn app:server` and `app.app` build the default app on first use, not at import.
+    if name == "server":
+        return _default_app().server
+    if name == "app":
+        return _default_app()
+    raise AttributeError(name)
+
+
+def main() -> None:
+    """Prepare the database and serve the dashboard with the development server."""
+    from store.bootstrap import prepare_database
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    prepare_database(get_engine(settings.database_url, settings.spatialite_path), settings)
+    dash_app = _default_app()
+    logger.info("Watchfloor on http://%s:%d", settings.host, settings.port)
+    dash_app.run(host=settings.host, port=settings.port, debug=False)
+
+
+if __name__ == "__main__":
+    main()

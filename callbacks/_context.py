@@ -1,0 +1,45 @@
+"""What a callback needs from the running app: its settings, engine, viewer and map config."""
+
+from __future__ import annotations
+
+import dash
+import flask
+from sqlalchemy import Engine
+
+from layers.view import MapConfig
+from security.roles import Viewer
+from security.session import current_viewer
+from settings import Settings
+from store.engine import get_engine
+
+SETTINGS_KEY = "WATCHFLOOR_SETTINGS"
+
+
+def app_settings() -> Settings:
+    """Return the settings the running app was created with."""
+    return flask.current_app.config[SETTINGS_KEY]  # type: ignore[no-any-return]
+
+
+def engine() -> Engine:
+    """Return the engine of the app's database."""
+    s = app_settings()
+    return get_engine(s.database_url, s.spatialite_path)
+
+
+def viewer() -> Viewer:
+    """Return who is asking."""
+    return current_viewer(app_settings())
+
+
+def map_config() -> MapConfig:
+    """Return the static map configuration, with the offline basemap served from assets."""
+    s = app_settings()
+    return MapConfig(
+        center_lat=s.map_center_lat,
+        center_lon=s.map_center_lon,
+        zoom=s.map_zoom,
+        style=s.map_style,
+        basemap_url=dash.get_asset_url("basemap/counties.geojson"),
+        tile_url=s.tile_url,
+        tile_attribution=s.tile_attribution,
+    )

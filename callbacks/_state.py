@@ -1,0 +1,63 @@
+"""Typed view state built from the controls' values (validated, with defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import cast
+
+import pandas as pd
+
+from analytics.timebuckets import TimeWindow
+from layers.registry import LAYERS
+from layers.view import PRESET_DAYS, WindowPreset
+from store.queries.filters import EventFilter
+
+PRESETS = (*PRESET_DAYS, "all", "custom")
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """The controls' state: visible layers, time window and hexagon resolution."""
+
+    visible: tuple[str, ...]
+    preset: WindowPreset
+    res: int
+    custom_start: date | None = None
+    custom_end: date | None = None
+
+    @classmethod
+    def from_controls(
+        cls,
+        visible: list[str] | None,
+        preset: str | None,
+        res: int | None,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> ViewState:
+        """Validate raw control values; unknown layers are dropped, bad values get defaults."""
+        layers = tuple(key for key in (visible or []) if key in LAYERS)
+        chosen = preset if preset in PRESETS else "30d"
+        if chosen == "custom" and not (start and end):
+            chosen = "all"
+        return cls(
+            visible=layers,
+            preset=cast(WindowPreset, chosen),
+            res=int(res) if res is not None and 0 <= int(res) <= 15 else 8,
+            custom_start=date.fromisoformat(start[:10]) if start else None,
+            custom_end=date.fromisoformat(end[:10]) if end else None,
+        )
+
+    def custom_window(self, tz: str) -> TimeWindow | None:
+        """Return the custom range as whole local days, end day included."""
+        if self.custom_start is None or self.custom_end is None:
+            return None
+        start = pd.Timestamp(self.custom_start).tz_localize(tz)
+        end = (pd.Timestamp(self.custom_end) + pd.Timedelta(days=1)).tz_localize(tz)
+        return TimeWindow(
+            start.tz_convert("UTC").to_pydatetime(), end.tz_convert("UTC").to_pydatetime()
+        )
+
+    def event_filter(self) -> EventFilter:
+        """Return the store filter for the visible event kinds (the window is resolved later)."""
+        return EventFilter()

@@ -1,0 +1,1 @@
+"""Getting data in: readers per format, partner mapping profiles, validation, batched ingest."""

@@ -1,0 +1,44 @@
+"""The shipped demo kit: which file goes in with which profile."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from data_loaders.areas import load_area
+from data_loaders.ingest import BatchSummary, ingest_path
+from data_loaders.profiles import load_profile
+from settings import PROJECT_ROOT, Settings
+
+logger = logging.getLogger(__name__)
+
+DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+# (file, profile) in load order: sites first, so the map has its context when events arrive.
+DEMO_KIT: tuple[tuple[str, str], ...] = (
+    ("new_england_hospitals_hifld.csv", "hifld_hospitals"),
+    ("new_england_power_plants_eia.csv", "eia_power_plants"),
+    ("new_england_airports.csv", "faa_airports"),
+    ("mbta_rapid_transit_stations.geojson", "mbta_stations"),
+    ("boston_police_stations.geojson", "bpd_stations"),
+    ("boston_crime_incidents_2023q1.csv", "bpd_incidents"),
+)
+
+
+def seed_demo(engine: Engine, settings: Settings, demo_dir: Path = DEMO_DIR) -> list[BatchSummary]:
+    """Load every demo file once; files already loaded whole are skipped (a re-run adds nothing)."""
+    area = load_area(str(settings.area_path)) if settings.area_path else None
+    summaries = []
+    for filename, profile_name in DEMO_KIT:
+        summaries.append(
+            ingest_path(
+                engine,
+                demo_dir / filename,
+                load_profile(profile_name),
+                area=area,
+                store_res=settings.h3_store_res,
+                skip_if_loaded=True,
+            )
+        )
+    return summaries

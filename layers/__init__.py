@@ -1,0 +1,1 @@
+"""Map layers: one module per layer (query, traces, export columns) and the registry."""

@@ -1,0 +1,78 @@
+"""Point layers of events: suspicious-activity reports and incident reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from layers._format import category_label, local_time, text
+from layers.base import LayerRequest, Trace
+from store.queries import event_points
+from store.queries.events import POINT_COLUMNS
+from store.queries.filters import EventFilter
+
+HOVER = (
+    "<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]}"
+    "<br>%{customdata[3]} · %{customdata[4]}<extra>%{fullData.name}</extra>"
+)
+
+
+@dataclass(frozen=True)
+class EventLayer:
+    """Events of one kind drawn as points, newest first up to the point budget."""
+
+    key: str
+    label: str
+    color: str
+    kind: str
+    size: int
+    export_columns: tuple[str, ...] = POINT_COLUMNS
+
+    def query(self, *, session: Session, request: LayerRequest) -> pd.DataFrame:
+        """Return the newest visible events of this kind inside the request's filter."""
+        f = request.filters
+        if self.kind not in f.kinds:
+            return pd.DataFrame(columns=list(POINT_COLUMNS))
+        only_kind = EventFilter(
+            window=f.window,
+            kinds=(self.kind,),
+            categories=f.categories,
+            agencies=f.agencies,
+            caveats=f.caveats,
+            bbox=f.bbox,
+        )
+        return event_points(
+            session=session, viewer=request.viewer, filters=only_kind, limit=request.max_points
+        )
+
+    def to_traces(self, frame: pd.DataFrame, *, request: LayerRequest) -> list[Trace]:
+        """Return one ``scattermap`` trace of the events."""
+        custom = (
+            pd.DataFrame(
+                {
+                    "category": text(category_label(frame["category"].astype(str))),
+                    "when": local_time(frame["occurred_at"], request.tz),
+                    "where": text(frame["location_text"]),
+                    "source": text(frame["source_agency"]),
+                    "handling": text(frame["handling"]),
+                }
+            )
+            if len(frame)
+            else pd.DataFrame(columns=["category", "when", "where", "source", "handling"])
+        )
+        return [
+            {
+                "type": "scattermap",
+                "name": self.label,
+                "uid": self.key,
+                "mode": "markers",
+                "lon": frame["lon"].tolist(),
+                "lat": frame["lat"].tolist(),
+                "marker": {"size": self.size, "color": self.color, "opacity": 0.85},
+                "customdata": custom.to_numpy().tolist(),
+                "hovertemplate": HOVER,
+                "meta": {"layer": self.key, "count": len(frame)},
+            }
+        ]

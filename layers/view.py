@@ -1,0 +1,191 @@
+"""Compose the registered layers into one map view: figure, counts, window and marking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from analytics.timebuckets import TimeWindow, trailing_window
+from layers.base import LayerRequest, Trace
+from layers.registry import LAYERS
+from security.caveats import most_restrictive
+from security.roles import Viewer
+from store.queries import caveats_present, event_time_range
+from store.queries.filters import EventFilter
+
+WindowPreset = Literal["24h", "7d", "30d", "90d", "all", "custom"]
+PRESET_DAYS: dict[str, float] = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    """Static map settings: centre, zoom, style, optional tile server and the basemap URL."""
+
+    center_lat: float
+    center_lon: float
+    zoom: float
+    style: str
+    basemap_url: str | None
+    tile_url: str | None = None
+    tile_attribution: str = ""
+
+
+@dataclass(frozen=True)
+class MapView:
+    """Everything the page shows for one state of the controls."""
+
+    figure: dict[str, Any]
+    counts: dict[str, int]
+    shown: dict[str, int]
+    window: TimeWindow | None
+    data_through: datetime | None
+    marking: str
+    res: int
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_window(
+    *,
+    session: Session,
+    viewer: Viewer,
+    preset: WindowPreset,
+    custom: TimeWindow | None,
+    tz: str,
+) -> tuple[TimeWindow | None, datetime | None]:
+    """Turn a preset into a window ending at the newest visible event (not the wall clock).
+
+    Returns
+    -------
+    tuple
+        The window (``None`` for "all") and the newest visible event time.
+    """
+    extent = event_time_range(session=session, viewer=viewer)
+    last = extent[1] if extent else None
+    if preset == "custom":
+        return custom, last
+    if preset == "all" or last is None:
+        return None, last
+    return trailing_window(last, PRESET_DAYS[preset], tz), last
+
+
+def build_map_view(
+    *,
+    session: Session,
+    viewer: Viewer,
+    filters: EventFilter,
+    preset: WindowPreset,
+    custom: TimeWindow | None,
+    visible: tuple[str, ...],
+    res: int,
+    max_points: int,
+    tz: str,
+    config: MapConfig,
+) -> MapView:
+    """Query every visible layer for ``viewer`` and assemble the figure and summary counts."""
+    window, last = resolve_window(
+        session=session, viewer=viewer, preset=preset, custom=custom, tz=tz
+    )
+    request = LayerRequest(
+        viewer=viewer,
+        filters=replace(filters, window=window),
+        res=res,
+        max_points=max_points,
+        tz=tz,
+    )
+    # The hex counts are always computed: they are the exact totals behind the summary line.
+    frames: dict[str, pd.DataFrame] = {
+        "hexes": LAYERS["hexes"].query(session=session, request=request)
+    }
+    for key in ("incidents", "suspicious", "sites"):
+        if key in visible:
+            frames[key] = LAYERS[key].query(session=session, request=request)
+    hexes = frames["hexes"]
+    counts = {
+        "suspicious": int(hexes["suspicious"].sum()),
+        "incidents": int(hexes["incident"].sum()),
+        "hexes": len(hexes),
+    }
+    if "sites" in frames:
+        counts["sites"] = len(frames["sites"])
+    shown = {key: len(frame) for key, frame in frames.items()}
+    notes = [
+        f"{LAYERS[key].label}: newest {shown[key]:,} of {counts[key]:,} shown; "
+        "the hexagons count all."
+        for key in ("incidents", "suspicious")
+        if key in shown and shown[key] < counts[key]
+    ]
+    traces: list[Trace] = []
+    for key, layer in LAYERS.items():
+        if key in visible and key in frames:
+            traces += layer.to_traces(frames[key], request=request)
+    marking = most_restrictive(
+        caveats_present(session=session, viewer=viewer, filters=request.filters)
+    )
+    return MapView(
+        figure=map_figure(traces, config),
+        counts=counts,
+        shown=shown,
+        window=window,
+        data_through=last,
+        marking=marking,
+        res=res,
+        notes=notes,
+    )
+
+
+def map_figure(traces: list[Trace], config: MapConfig) -> dict[str, Any]:
+    """Return the plotly figure dict: MapLibre map, offline basemap, traces, kept viewport."""
+    layers: list[dict[str, Any]] = []
+    if config.tile_url:
+        layers.append(
+            {
+                "sourcetype": "raster",
+                "source": [config.tile_url],
+                "sourceattribution": config.tile_attribution,
+                "below": "traces",
+            }
+        )
+    if config.basemap_url:
+        layers += [
+            {
+                "sourcetype": "geojson",
+                "source": config.basemap_url,
+                "type": "fill",
+                "color": "#f4f1ea",
+                "below": "traces",
+            },
+            {
+                "sourcetype": "geojson",
+                "source": config.basemap_url,
+                "type": "line",
+                "color": "#9a9a9a",
+                "line": {"width": 0.8},
+                "below": "traces",
+            },
+        ]
+    return {
+        "data": traces,
+        "layout": {
+            "map": {
+                "style": config.style,
+                "center": {"lat": config.center_lat, "lon": config.center_lon},
+                "zoom": config.zoom,
+                "layers": layers,
+            },
+            # Same uirevision on every update: plotly keeps the user's pan and zoom.
+            "uirevision": "watchfloor-map",
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "legend": {
+                "x": 0.99,
+                "xanchor": "right",
+                "y": 0.93,  # below plotly's mode bar
+                "bgcolor": "rgba(255,255,255,0.85)",
+                "groupclick": "togglegroup",
+            },
+            "paper_bgcolor": "#eef2f5",
+        },
+    }

@@ -1,0 +1,1 @@
+"""Who may see what: viewers, roles, handling caveats and the single visibility filter."""

@@ -1,0 +1,91 @@
+"""The one typed settings object, read from the environment (prefix ``WATCHFLOOR_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+DEFAULT_DB_PATH = PROJECT_ROOT / "var" / "watchfloor.sqlite"
+PLACEHOLDER_SECRET = "dev-insecure-change-me"
+
+
+class Settings(BaseSettings):
+    """Watchfloor configuration; every field maps to ``WATCHFLOOR_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WATCHFLOOR_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_DB_PATH}",
+        validation_alias=AliasChoices("WATCHFLOOR_DATABASE_URL", "DATABASE_URL"),
+    )
+    spatialite_path: str = "mod_spatialite"
+    secret_key: str = PLACEHOLDER_SECRET
+    host: str = "127.0.0.1"
+    port: int = 8050
+    log_level: str = "INFO"
+    # Map: offline by default. A site with a tile server sets tile_url (an XYZ template) or
+    # map_style (a plotly/MapLibre style name or a style URL served on the closed network).
+    map_style: str = "white-bg"
+    tile_url: str | None = None
+    tile_attribution: str = ""
+    map_center_lat: float = 42.36
+    map_center_lon: float = -71.06
+    map_zoom: float = 10.0
+    # The center's local time zone: time buckets and the window presets are in it.
+    timezone: str = "America/New_York"
+    # Finest H3 resolution stored per event; coarser cells derive from it by bit arithmetic.
+    h3_store_res: int = 11
+    h3_default_res: int = 8
+    default_window_days: int = 30
+    # Rows outside this area (a GeoJSON of polygons; empty for none) are quarantined on import.
+    area_path: Path | None = PROJECT_ROOT / "data" / "areas" / "massachusetts.geojson"
+    # Agency of the fusion center running this instance (its staff's home agency).
+    host_agency: str = "MA-CFC"
+    # Load the shipped demo kit when the dashboard starts: unset means "on the embedded
+    # SQLite default only", so a PostGIS deployment never gets demo rows by accident.
+    seed_demo: bool | None = None
+    # Most points sent to the browser per point layer; beyond that the hex layer tells the story.
+    max_points: int = 20_000
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        # Bare postgres:// (Heroku style) and psycopg2 URLs all mean the psycopg 3 driver here.
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("h3_store_res", "h3_default_res")
+    @classmethod
+    def _check_res(cls, value: int) -> int:
+        if not 0 <= value <= 15:
+            raise ValueError(f"H3 resolution must be in 0..15, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.env == "production" and self.secret_key in ("", PLACEHOLDER_SECRET):
+            raise ValueError("WATCHFLOOR_SECRET_KEY must be set to a real secret in production")
+        if self.h3_default_res > self.h3_store_res:
+            raise ValueError("h3_default_res must not be finer than h3_store_res")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the store is the embedded SQLite + SpatiaLite file."""
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()

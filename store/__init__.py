@@ -1,0 +1,1 @@
+"""Persistence: typed models, the engine for SpatiaLite or PostGIS, queries and writes."""

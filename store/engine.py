@@ -1,0 +1,147 @@
+"""The engine factory (SpatiaLite or PostGIS, chosen by the URL) and the session scope.
+
+Notes
+-----
+Python builds made with pyenv often lack ``sqlite3`` extension loading
+(``Connection.enable_load_extension``); ``pysqlite3`` (the ``pysqlite3-binary`` wheel) has it
+and loads Debian's ``mod_spatialite``. The standard module is used whenever it can load extensions.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.errors import SpatialExtensionMissing, StoreError
+
+logger = logging.getLogger(__name__)
+
+SPATIALITE_HINT = (
+    "SpatiaLite could not be loaded from {path!r}. Install it with "
+    "'sudo apt-get install libsqlite3-mod-spatialite' (Debian/Ubuntu) or point "
+    "WATCHFLOOR_SPATIALITE_PATH at mod_spatialite."
+)
+
+
+def sqlite_module() -> ModuleType:
+    """Return a DB-API sqlite module that can load extensions."""
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        return sqlite3
+    try:
+        from pysqlite3 import dbapi2  # type: ignore[import-untyped]  # no stubs published
+    except ImportError as exc:  # pragma: no cover - depends on the interpreter build
+        raise StoreError(
+            "This Python's sqlite3 cannot load extensions; install pysqlite3-binary "
+            "(it is in requirements.txt)"
+        ) from exc
+    return dbapi2  # type: ignore[no-any-return]
+
+
+def _on_sqlite_connect(spatialite_path: str) -> Any:
+    def connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # see make_engine: SQLAlchemy issues BEGIN
+        try:
+            dbapi_conn.enable_load_extension(True)
+            dbapi_conn.load_extension(spatialite_path)
+            dbapi_conn.enable_load_extension(False)
+        except Exception as exc:
+            raise SpatialExtensionMissing(SPATIALITE_HINT.format(path=spatialite_path)) from exc
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA busy_timeout = 30000")
+        if cur.execute("SELECT CheckSpatialMetaData()").fetchone()[0] == 0:
+            # A new file: create SpatiaLite's metadata tables with the WGS84 family of SRIDs.
+            cur.execute("SELECT InitSpatialMetaData(1, 'WGS84')")
+        cur.close()
+
+    return connect
+
+
+def make_engine(url: str, *, spatialite_path: str = "mod_spatialite", **kwargs: Any) -> Engine:
+    """Create an engine for a SpatiaLite file or a PostGIS database.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL: ``sqlite:///path`` (SpatiaLite) or ``postgresql+psycopg://...`` (PostGIS).
+    spatialite_path
+        Name or path of the SpatiaLite module, for SQLite URLs.
+    **kwargs
+        Passed to :func:`sqlalchemy.create_engine`.
+
+    Returns
+    -------
+    sqlalchemy.Engine
+        The engine; SQLite connections have SpatiaLite loaded and foreign keys on.
+    """
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() == "sqlite":
+        db = sa_url.database
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(sa_url, module=sqlite_module(), **kwargs)
+        event.listen(engine, "connect", _on_sqlite_connect(spatialite_path))
+        # The driver's own transaction handling defers BEGIN past DDL and SELECTs; SQLAlchemy's
+        # documented recipe lets it issue BEGIN itself so every batch is one atomic transaction.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    if sa_url.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(sa_url, **kwargs)
+    raise StoreError(f"unsupported database URL {sa_url.render_as_string(hide_password=True)!r}")
+
+
+_ENGINES: dict[tuple[str, str], Engine] = {}
+
+
+def get_engine(url: str, spatialite_path: str = "mod_spatialite") -> Engine:
+    """Return the process-wide engine for ``url`` (one pool per URL)."""
+    key = (url, spatialite_path)
+    if key not in _ENGINES:
+        _ENGINES[key] = make_engine(url, spatialite_path=spatialite_path)
+    return _ENGINES[key]
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of the process-wide engines and forget them."""
+    while _ENGINES:
+        _, engine = _ENGINES.popitem()
+        engine.dispose()
+
+
+@lru_cache(maxsize=8)
+def _sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """Open a session that commits on success and rolls back on any error.
+
+    The edge (a callback, a CLI command, an ingest job) owns the session; nothing below commits.
+    """
+    session = _sessionmaker(engine)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def backend_name(engine: Engine) -> str:
+    """Return ``"spatialite"`` or ``"postgis"``."""
+    return "spatialite" if engine.dialect.name == "sqlite" else "postgis"

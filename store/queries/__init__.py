@@ -1,0 +1,21 @@
+"""Read functions per aggregate; every one takes ``viewer`` and applies security.visibility."""
+
+from store.queries.events import (
+    caveats_present,
+    event_points,
+    event_time_range,
+    hex_counts,
+)
+from store.queries.filters import EventFilter
+from store.queries.health import table_counts
+from store.queries.sites import site_points
+
+__all__ = [
+    "EventFilter",
+    "caveats_present",
+    "event_points",
+    "event_time_range",
+    "hex_counts",
+    "site_points",
+    "table_counts",
+]

@@ -1,0 +1,205 @@
+"""Idempotent writes: events and sites upserted by (source, external id), batches, quarantine.
+
+Nothing here commits: the caller's ``session_scope`` makes one batch one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from store.base import utcnow
+from store.models import Event, EventRevision, IngestBatch, QuarantinedRow, Site
+
+# Bound parameters per statement stay well under SQLite's limit.
+_CHUNK = 2_000
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """How the good rows of one batch landed."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Frame rows as plain-Python dicts: ``None`` for missing values, no numpy scalars."""
+    plain = frame.astype(object).where(frame.notna(), None)
+    return plain.to_dict(orient="records")  # type: ignore[return-value]
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def start_batch(
+    session: Session,
+    *,
+    source_agency: str,
+    kind: str,
+    origin: str,
+    content_sha256: str | None,
+    profile: str | None,
+) -> IngestBatch:
+    """Create the batch row (status ``running``) and return it with its id."""
+    batch = IngestBatch(
+        source_agency=source_agency,
+        kind=kind,
+        origin=origin,
+        content_sha256=content_sha256,
+        profile=profile,
+        status="running",
+        started_at=utcnow(),
+    )
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def finish_batch(
+    session: Session, batch: IngestBatch, *, rows_read: int, counts: UpsertCounts, quarantined: int
+) -> None:
+    """Record the batch's counts; they must add up to ``rows_read``."""
+    total = counts.inserted + counts.updated + counts.unchanged + quarantined
+    if total != rows_read:
+        raise AssertionError(f"batch counts do not add up: {total} != {rows_read}")
+    batch.rows_read = rows_read
+    batch.inserted = counts.inserted
+    batch.updated = counts.updated
+    batch.unchanged = counts.unchanged
+    batch.quarantined = quarantined
+    batch.status = "committed"
+    batch.finished_at = utcnow()
+    session.flush()
+
+
+def add_quarantined(session: Session, *, batch_id: int, rejects: pd.DataFrame) -> int:
+    """Store the rejected rows of a batch with their reasons; return how many."""
+    if rejects.empty:
+        return 0
+    rows = _records(rejects[["row_number", "reason", "detail", "raw"]])
+    for row in rows:
+        row["batch_id"] = batch_id
+    session.execute(insert(QuarantinedRow), rows)
+    return len(rows)
+
+
+def upsert_events(
+    session: Session, frame: pd.DataFrame, *, source_agency: str, batch_id: int
+) -> UpsertCounts:
+    """Insert new events, update changed ones (keeping a revision), leave the rest alone."""
+    return _upsert(session, Event, frame, source_agency=source_agency, batch_id=batch_id)
+
+
+def upsert_sites(
+    session: Session, frame: pd.DataFrame, *, source_agency: str, batch_id: int
+) -> UpsertCounts:
+    """Insert new sites and update changed ones."""
+    return _upsert(session, Site, frame, source_agency=source_agency, batch_id=batch_id)
+
+
+def _upsert(
+    session: Session, model: Any, frame: pd.DataFrame, *, source_agency: str, batch_id: int
+) -> UpsertCounts:
+    if frame.empty:
+        return UpsertCounts(0, 0, 0)
+    ids = frame["external_id"].astype(str).tolist()
+    existing: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(ids):
+        stmt = select(model.external_id, model.id, model.content_hash).where(
+            model.source_agency == source_agency, model.external_id.in_(chunk)
+        )
+        existing.update({ext: (pk, h) for ext, pk, h in session.execute(stmt)})
+    known = frame["external_id"].map(lambda e: existing.get(e, (None, None)))
+    old_hash = known.str[1]
+    is_new = old_hash.isna().to_numpy()
+    is_changed = ~is_new & (old_hash != frame["content_hash"]).to_numpy()
+
+    now = utcnow()
+    fresh = frame[is_new].copy()
+    if not fresh.empty:
+        fresh["geometry"] = _ewkt(fresh)
+        rows = _records(fresh)
+        for row in rows:
+            row.update(
+                source_agency=source_agency, batch_id=batch_id, created_at=now, updated_at=now
+            )
+        session.execute(insert(model), rows)
+
+    changed = frame[is_changed].copy()
+    if not changed.empty:
+        changed["id"] = known[is_changed].str[0].astype("int64")
+        if model is Event:
+            _keep_revisions(session, changed["id"].tolist(), batch_id=batch_id, now=now)
+        changed["geometry"] = _ewkt(changed)
+        rows = _records(changed.drop(columns=["external_id"]))
+        for row in rows:
+            row.update(batch_id=batch_id, updated_at=now)
+        session.execute(update(model), rows)
+    n_new, n_changed = int(is_new.sum()), int(is_changed.sum())
+    return UpsertCounts(n_new, n_changed, len(frame) - n_new - n_changed)
+
+
+def _ewkt(frame: pd.DataFrame) -> list[str]:
+    lon = frame["lon"].to_numpy(dtype=float)
+    lat = frame["lat"].to_numpy(dtype=float)
+    return [
+        f"SRID=4326;POINT({x!r} {y!r})" for x, y in zip(lon.tolist(), lat.tolist(), strict=True)
+    ]
+
+
+_REVISION_FIELDS = (
+    "kind",
+    "category",
+    "source_category",
+    "occurred_at",
+    "reported_at",
+    "description",
+    "location_text",
+    "handling",
+    "severity",
+    "lon",
+    "lat",
+    "batch_id",
+)
+
+
+def _keep_revisions(
+    session: Session, event_ids: list[int], *, batch_id: int, now: datetime
+) -> None:
+    cols = [Event.id, Event.content_hash, *(getattr(Event, f) for f in _REVISION_FIELDS)]
+    revisions = []
+    for start in range(0, len(event_ids), _CHUNK):
+        chunk = event_ids[start : start + _CHUNK]
+        for row in session.execute(select(*cols).where(Event.id.in_(chunk))):
+            content = {f: _jsonable(v) for f, v in zip(_REVISION_FIELDS, row[2:], strict=True)}
+            revisions.append(
+                {
+                    "event_id": row[0],
+                    "batch_id": batch_id,
+                    "content_hash": row[1],
+                    "content": json.dumps(content),
+                    "replaced_at": now,
+                }
+            )
+    if revisions:
+        session.execute(insert(EventRevision), revisions)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,31 @@
+"""Browser tier: the real app in its own process, seeded with the demo kit, in Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+
+from tests.browser.harness import CHROMEDRIVER, CHROMIUM, make_driver, running_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of ``python app.py`` on a fresh embedded database (demo kit loads on start)."""
+    db = tmp_path_factory.mktemp("live") / "watchfloor.sqlite"
+    with running_app(db) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[webdriver.Chrome]:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not Path(path).exists():
+            pytest.fail(f"{path} is missing: install Debian's chromium and chromium-driver")
+    driver = make_driver()
+    yield driver
+    driver.quit()

@@ -1,0 +1,97 @@
+"""Start the real app in its own process and drive Debian's headless Chromium with Selenium.
+
+Nothing is downloaded: the browser is /usr/bin/chromium and the driver /usr/bin/chromedriver
+(Debian's chromium and chromium-driver); Selenium Manager is kept offline.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_app(db_path: Path, *, timeout_s: float = 120, **env: str) -> Iterator[str]:
+    """Run ``python app.py`` on a free port against ``db_path``; yield its base URL."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        "WATCHFLOOR_DATABASE_URL": f"sqlite:///{db_path}",
+        "WATCHFLOOR_PORT": str(port),
+        "WATCHFLOOR_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    log = (db_path.parent / "app.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app exited with {proc.returncode}: {_tail(db_path)}")
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"app not healthy after {timeout_s}s: {_tail(db_path)}")
+            time.sleep(0.25)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _tail(db_path: Path) -> str:
+    return (db_path.parent / "app.log").read_text()[-2000:]
+
+
+def make_driver(width: int = 1400, height: int = 900) -> webdriver.Chrome:
+    """Return a headless Debian Chromium driven by Debian's ChromeDriver."""
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never fetch a browser or driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))

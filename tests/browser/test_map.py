@@ -1,0 +1,113 @@
+"""What a watch officer sees on the first screen, in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+GRAPH = "#map-graph .js-plotly-plot"
+TRACES_JS = f"""
+const gd = document.querySelector('{GRAPH}');
+if (!gd || !gd.data) return null;
+return gd.data.map(t => ({{uid: t.uid, n: (t.lon || t.locations || []).length,
+                          count: t.meta ? t.meta.count : null}}));
+"""
+
+
+def _traces(browser: webdriver.Chrome) -> dict[str, dict[str, Any]] | None:
+    data = browser.execute_script(TRACES_JS)
+    return {t["uid"]: t for t in data} if data else None
+
+
+def _summary(browser: webdriver.Chrome, layer: str) -> int | None:
+    text = browser.find_element(By.ID, f"summary-count-{layer}").text
+    return int(text.replace(",", "")) if re.fullmatch(r"[\d,]+", text) else None
+
+
+def _wait(browser: webdriver.Chrome, condition, timeout: float = 30):  # type: ignore[no-untyped-def]
+    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(lambda d: condition(d))
+
+
+def _open(browser: webdriver.Chrome, live_app: str) -> dict[str, dict[str, Any]]:
+    browser.get(live_app + "/")
+    return _wait(
+        browser,
+        lambda d: (t := _traces(d)) and {"hexes", "suspicious", "incidents"} <= t.keys() and t,
+    )
+
+
+def test_map001_first_screen_shows_every_layer_with_counts(
+    browser: webdriver.Chrome, live_app: str, tmp_path_factory
+) -> None:
+    traces = _open(browser, live_app)
+    # The MapLibre map itself is drawn (a WebGL canvas), with the offline basemap and no tiles.
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"{GRAPH} canvas.maplibregl-canvas"))
+    layout = browser.execute_script(f"return document.querySelector('{GRAPH}').layout.map")
+    assert layout["style"] == "white-bg"
+    assert layout["layers"][0]["source"].endswith("/assets/basemap/counties.geojson")
+    for uid in ("hexes", "suspicious", "incidents"):
+        assert traces[uid]["n"] > 0, uid
+    site_traces = [t for uid, t in traces.items() if uid.startswith("sites-")]
+    assert len(site_traces) >= 4 and sum(t["n"] for t in site_traces) > 900
+    _wait(browser, lambda d: _summary(d, "suspicious"))
+    assert _summary(browser, "suspicious") == traces["suspicious"]["n"] > 0
+    assert _summary(browser, "hexes") == traces["hexes"]["n"]
+    assert "Data through 2023-03-08 21:48 EST" in browser.find_element(By.ID, "data-through").text
+    assert "TLP:AMBER" in browser.find_element(By.ID, "marking-banner").text
+    shots = tmp_path_factory.mktemp("shots")
+    browser.save_screenshot(str(Path(shots) / "first_screen.png"))
+
+
+def test_map002_layer_toggle_removes_and_restores_a_layer(
+    browser: webdriver.Chrome, live_app: str
+) -> None:
+    _open(browser, live_app)
+    toggle = browser.find_element(
+        By.XPATH, "//*[@id='layer-toggles']//label[contains(., 'Suspicious events')]//input"
+    )
+    toggle.click()
+    _wait(
+        browser, lambda d: (t := _traces(d)) is not None and "suspicious" not in t and "hexes" in t
+    )
+    toggle.click()
+    traces = _wait(browser, lambda d: (t := _traces(d)) and "suspicious" in t and t)
+    assert traces["suspicious"]["n"] > 0
+
+
+def test_map003_all_time_window_counts_every_geolocated_report(
+    browser: webdriver.Chrome, live_app: str
+) -> None:
+    _open(browser, live_app)
+    thirty_days = _summary(browser, "suspicious")
+    browser.find_element(By.XPATH, "//*[@id='window-preset']//label[contains(., 'All')]").click()
+    _wait(browser, lambda d: _summary(d, "suspicious") not in (None, thirty_days))
+    # 2,594 geolocated suspicious reports in the demo kit (integration tests derive the number).
+    assert _summary(browser, "suspicious") == 2594
+    assert _summary(browser, "incidents") == 12045 - 2594
+    assert "every report" in browser.find_element(By.ID, "window-text").text
+
+
+def test_map004_no_console_errors_and_no_request_leaves_the_machine(
+    browser: webdriver.Chrome, live_app: str
+) -> None:
+    browser.get_log("browser")  # drop what earlier tests left
+    browser.get_log("performance")
+    _open(browser, live_app)
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"{GRAPH} canvas.maplibregl-canvas"))
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
+    hosts = set()
+    for entry in browser.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            url = urlparse(msg["params"]["request"]["url"])
+            if url.scheme in ("http", "https", "ws", "wss"):
+                hosts.add(url.hostname)
+    assert hosts == {"127.0.0.1"}

@@ -1,0 +1,108 @@
+"""Real databases: every test here runs once on SpatiaLite and once on PostGIS."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import Engine, text
+
+from settings import Settings
+from store.engine import dispose_engines, make_engine
+from store.migrate import upgrade
+
+pytestmark = pytest.mark.integration
+BACKENDS = ["spatialite", "postgis"]
+
+
+@pytest.fixture(scope="session")
+def spatialite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SpatiaLite file, copied for each test (InitSpatialMetaData is slow)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def _schema_url(base_url: str, schema: str) -> str:
+    # libpq 'options' in the URL: every connection, the app's included, uses the test schema.
+    sep = "&" if "?" in base_url else "?"
+    return f"{base_url}{sep}options={quote(f'-csearch_path={schema},public')}"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, spatialite_template: Path
+) -> Iterator[str]:
+    """A freshly migrated, empty database URL on each backend."""
+    if request.param == "spatialite":
+        path = tmp_path / "watchfloor.sqlite"
+        shutil.copy(spatialite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    base = request.getfixturevalue("postgis_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = _schema_url(base, schema)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        dispose_engines()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, env="test")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Engine, Settings]]:
+    """One database per backend and module with the whole demo kit loaded (read-only tests)."""
+    from data_loaders.demo import seed_demo
+
+    if request.param == "spatialite":
+        path = tmp_path_factory.mktemp("demo") / "demo.sqlite"
+        url = f"sqlite:///{path}"
+        cleanup = None
+    else:
+        base = request.getfixturevalue("postgis_url")
+        schema = f"d_{uuid.uuid4().hex[:12]}"
+        admin = make_engine(base)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = _schema_url(base, schema)
+        cleanup = (admin, schema)
+    settings = Settings(database_url=url, env="test")
+    eng = make_engine(url)
+    upgrade(eng)
+    seed_demo(eng, settings)
+    yield eng, settings
+    eng.dispose()
+    dispose_engines()
+    if cleanup:
+        admin, schema = cleanup
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -1,0 +1,1 @@
+"""Layout factories (no callbacks) and every component id."""

@@ -1,0 +1,102 @@
+"""The page frame: header with marking and data time, control panel, map, summary, footer."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from layers.registry import DEFAULT_VISIBLE, LAYERS
+from settings import Settings
+from ui import ids
+
+WINDOW_OPTIONS = [
+    {"label": "Last 24 h", "value": "24h"},
+    {"label": "Last 7 days", "value": "7d"},
+    {"label": "Last 30 days", "value": "30d"},
+    {"label": "Last 90 days", "value": "90d"},
+    {"label": "All", "value": "all"},
+    {"label": "Custom", "value": "custom"},
+]
+
+
+def _controls(settings: Settings) -> html.Div:
+    return html.Div(
+        className="wf-panel",
+        children=[
+            html.H2("Layers"),
+            dcc.Checklist(
+                id=ids.LAYER_TOGGLES,
+                options=[{"label": layer.label, "value": key} for key, layer in LAYERS.items()],
+                value=list(DEFAULT_VISIBLE),
+                className="wf-checklist",
+                inputClassName="wf-check",
+            ),
+            html.H2("Time window"),
+            html.P("Relative to the newest report, not the wall clock.", className="wf-hint"),
+            dcc.RadioItems(
+                id=ids.WINDOW_PRESET,
+                options=WINDOW_OPTIONS,
+                value=f"{settings.default_window_days}d"
+                if f"{settings.default_window_days}d" in {"7d", "30d", "90d"}
+                else "30d",
+                className="wf-radio",
+            ),
+            dcc.DatePickerRange(id=ids.CUSTOM_RANGE, display_format="YYYY-MM-DD", clearable=True),
+            html.H2("Hexagon size (H3 resolution)"),
+            dcc.Slider(
+                id=ids.HEX_RES,
+                min=5,
+                max=min(10, settings.h3_store_res),
+                step=1,
+                value=settings.h3_default_res,
+                marks={r: str(r) for r in range(5, min(10, settings.h3_store_res) + 1)},
+            ),
+            html.Div(id=ids.WINDOW_TEXT, className="wf-hint"),
+        ],
+    )
+
+
+def layout(settings: Settings) -> html.Div:
+    """Return the whole page for ``settings``."""
+    return html.Div(
+        className="wf-shell",
+        children=[
+            html.Div(id=ids.MARKING_BANNER, className="wf-marking"),
+            html.Header(
+                className="wf-header",
+                children=[
+                    html.H1("Watchfloor"),
+                    html.Span("Situational awareness · fusion center", className="wf-sub"),
+                    html.Span(id=ids.DATA_THROUGH, className="wf-data-through"),
+                ],
+            ),
+            html.Main(
+                className="wf-main",
+                children=[
+                    _controls(settings),
+                    html.Div(
+                        className="wf-map-wrap",
+                        children=[
+                            dcc.Loading(
+                                dcc.Graph(
+                                    id=ids.MAP_GRAPH,
+                                    className="wf-map",
+                                    config={"displaylogo": False, "scrollZoom": True},
+                                    style={"height": "100%"},
+                                ),
+                                parent_style={"height": "100%"},
+                                delay_show=400,
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            html.Footer(
+                className="wf-footer",
+                children=[
+                    html.Div(id=ids.SUMMARY, className="wf-summary"),
+                    html.Div(id=ids.NOTES, className="wf-notes"),
+                    html.Div(id=ids.MARKING_FOOTER, className="wf-marking"),
+                ],
+            ),
+        ],
+    )
