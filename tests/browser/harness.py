@@ -95,3 +95,11 @@ def make_driver(width: int = 1400, height: int = 900) -> webdriver.Chrome:
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+
+
+def open_dashboard(driver: webdriver.Chrome, base: str, path: str = "/") -> None:
+    """Open a dashboard page as a signed-in user would reach it.
+
+    Every browser test goes through here, so adding sign-in changes one function.
+    """
+    driver.get(base + path)

@@ -12,6 +12,8 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser.harness import open_dashboard
+
 GRAPH = "#map-graph .js-plotly-plot"
 TRACES_JS = f"""
 const gd = document.querySelector('{GRAPH}');
@@ -36,7 +38,7 @@ def _wait(browser: webdriver.Chrome, condition, timeout: float = 30):  # type: i
 
 
 def _open(browser: webdriver.Chrome, live_app: str) -> dict[str, dict[str, Any]]:
-    browser.get(live_app + "/")
+    open_dashboard(browser, live_app)
     return _wait(
         browser,
         lambda d: (t := _traces(d)) and {"hexes", "suspicious", "incidents"} <= t.keys() and t,
