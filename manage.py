@@ -64,6 +64,43 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export filtered layers for a viewer (the host agency's analyst unless told otherwise)."""
+    from pathlib import Path
+
+    from exports.service import build_filter, export_layers
+    from security.roles import Role, Viewer
+    from settings import get_settings
+    from store.engine import session_scope
+
+    settings = get_settings()
+    filters = build_filter(
+        since=args.since,
+        until=args.until,
+        bbox=args.bbox,
+        categories=args.categories,
+        agencies=args.agencies,
+        caveats=args.caveats,
+    )
+    viewer = Viewer(args.user, Role(args.role), args.agency or settings.host_agency)
+    with session_scope(_engine()) as session:
+        result = export_layers(
+            [args.layer],
+            args.format,
+            Path(args.output),
+            session=session,
+            viewer=viewer,
+            filters=filters,
+            res=args.res,
+        )
+    text = (
+        f"wrote {', '.join(str(p) for p in result.paths)}: rows {result.rows}, "
+        f"marking {result.metadata['handling']}"
+    )
+    _emit(args, {"paths": [str(p) for p in result.paths], **result.metadata}, text)
+    return 0
+
+
 def _emit(args: argparse.Namespace, payload: dict[str, object], text: str) -> None:
     out = json.dumps(payload, default=str) if getattr(args, "json", False) else text
     sys.stdout.write(out + "\n")
@@ -91,6 +128,26 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed-demo", help="load the demo kit (idempotent)")
     seed.add_argument("--json", action="store_true", help="print one JSON object")
     seed.set_defaults(func=cmd_seed_demo)
+
+    from exports.formats import FORMATS
+    from exports.service import EXPORT_LAYERS
+
+    exp = sub.add_parser("export", help="export a filtered layer (or all) to a GIS format")
+    exp.add_argument("--layer", required=True, choices=[*EXPORT_LAYERS, "all"])
+    exp.add_argument("--format", required=True, choices=list(FORMATS))
+    exp.add_argument("-o", "--output", required=True, help="output file")
+    exp.add_argument("--since", help="ISO date/time (UTC unless an offset is given)")
+    exp.add_argument("--until", help="ISO date/time, exclusive")
+    exp.add_argument("--bbox", help="west,south,east,north in degrees")
+    exp.add_argument("--categories", help="comma-separated categories")
+    exp.add_argument("--agencies", help="comma-separated source agencies")
+    exp.add_argument("--caveats", help="comma-separated handling caveats")
+    exp.add_argument("--res", type=int, default=8, help="H3 resolution of the hexes layer")
+    exp.add_argument("--user", default="cli", help="who exports (recorded in the metadata)")
+    exp.add_argument("--role", default="analyst", help="the exporter's role (what they may see)")
+    exp.add_argument("--agency", default=None, help="the exporter's agency (default: host agency)")
+    exp.add_argument("--json", action="store_true", help="print one JSON object")
+    exp.set_defaults(func=cmd_export)
     return parser
 
 
@@ -113,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return func(args)
-    except (IngestError, StoreError) as exc:
+    except (IngestError, StoreError, ValueError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
 
