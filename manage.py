@@ -101,6 +101,88 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hazards_import(args: argparse.Namespace) -> int:
+    """Import hurricane best tracks (HURDAT2) as hazard footprints."""
+    from data_loaders.hazards import import_hurdat2
+
+    loads = import_hurdat2(_engine(), args.path, storms=args.storm or None, wind=args.wind)
+    _emit(
+        args,
+        {"areas": [vars(load) for load in loads]},
+        "\n".join(
+            f"{'new' if x.created else 'updated'}: {x.name} (area {x.area_id})" for x in loads
+        ),
+    )
+    return 0
+
+
+def cmd_regions_import(args: argparse.Namespace) -> int:
+    """Import region polygons (counties, districts, ...) from a GIS file."""
+    from data_loaders.hazards import import_regions
+
+    loads = import_regions(
+        _engine(),
+        args.path,
+        subtype=args.subtype,
+        name_field=args.name_field,
+        id_field=args.id_field,
+        source=args.source,
+    )
+    _emit(args, {"areas": [vars(load) for load in loads]}, f"{len(loads)} regions loaded")
+    return 0
+
+
+def cmd_areas_list(args: argparse.Namespace) -> int:
+    """List regions and hazards."""
+    from security.roles import Viewer
+    from store.engine import session_scope
+    from store.queries.areas import list_areas
+
+    with session_scope(_engine()) as session:
+        frame = list_areas(session=session, viewer=Viewer.system(), kind=args.kind)
+    _emit(args, {"areas": frame.to_dict(orient="records")}, frame.to_string(index=False))
+    return 0
+
+
+def cmd_region_summary(args: argparse.Namespace) -> int:
+    """Print the regional picture of an area for a window against the window before."""
+    from exports.service import build_filter
+    from reports.regional import regional_picture
+    from security.roles import Role, Viewer
+    from settings import get_settings
+    from store.engine import session_scope
+    from store.queries.areas import find_area
+
+    settings = get_settings()
+    window = build_filter(since=args.since, until=args.until).window
+    if window is None:
+        raise ValueError("give --since and/or --until for the window to summarise")
+    viewer = Viewer(args.user, Role(args.role), args.agency or settings.host_agency)
+    with session_scope(_engine()) as session:
+        area_id = find_area(session=session, viewer=viewer, name=args.area)
+        if area_id is None:
+            raise ValueError(f"no single area called {args.area!r} (see: manage.py areas list)")
+        summary = regional_picture(session=session, viewer=viewer, area_id=area_id, window=window)
+    payload = {
+        "area": args.area,
+        "window": [window.start_at.isoformat(), window.end_at.isoformat()],
+        "totals": summary.totals,
+        "categories": summary.categories.to_dict(orient="records"),
+        "sites": summary.sites.to_dict(orient="records"),
+        "busiest_cells": summary.busiest.to_dict(orient="records"),
+    }
+    text = "\n\n".join(
+        [
+            f"{args.area}: {summary.totals}",
+            summary.categories.to_string(index=False),
+            summary.sites.to_string(index=False),
+            summary.busiest.to_string(index=False),
+        ]
+    )
+    _emit(args, payload, text)
+    return 0
+
+
 def _emit(args: argparse.Namespace, payload: dict[str, object], text: str) -> None:
     out = json.dumps(payload, default=str) if getattr(args, "json", False) else text
     sys.stdout.write(out + "\n")
@@ -148,6 +230,43 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--agency", default=None, help="the exporter's agency (default: host agency)")
     exp.add_argument("--json", action="store_true", help="print one JSON object")
     exp.set_defaults(func=cmd_export)
+
+    hz = sub.add_parser("hazards", help="hazard footprints")
+    hz_sub = hz.add_subparsers(dest="hazards_command", required=True, metavar="ACTION")
+    hz_imp = hz_sub.add_parser("import", help="import a HURDAT2 best-track file")
+    hz_imp.add_argument("path")
+    hz_imp.add_argument("--storm", action="append", help="storm id or name (repeatable)")
+    hz_imp.add_argument("--wind", default="r34", choices=["r34", "r50", "r64"])
+    hz_imp.add_argument("--json", action="store_true", help="print one JSON object")
+    hz_imp.set_defaults(func=cmd_hazards_import)
+
+    rg = sub.add_parser("regions", help="region polygons")
+    rg_sub = rg.add_subparsers(dest="regions_command", required=True, metavar="ACTION")
+    rg_imp = rg_sub.add_parser("import", help="import polygons from GeoJSON/GPKG/Shapefile/KML")
+    rg_imp.add_argument("path")
+    rg_imp.add_argument("--subtype", required=True, help="e.g. county, police_district")
+    rg_imp.add_argument("--name-field", required=True)
+    rg_imp.add_argument("--id-field", default=None)
+    rg_imp.add_argument("--source", default="LOCAL")
+    rg_imp.add_argument("--json", action="store_true", help="print one JSON object")
+    rg_imp.set_defaults(func=cmd_regions_import)
+
+    ar = sub.add_parser("areas", help="regions and hazards")
+    ar_sub = ar.add_subparsers(dest="areas_command", required=True, metavar="ACTION")
+    ar_list = ar_sub.add_parser("list", help="list regions and hazards")
+    ar_list.add_argument("--kind", choices=["region", "hazard"])
+    ar_list.add_argument("--json", action="store_true", help="print one JSON object")
+    ar_list.set_defaults(func=cmd_areas_list)
+
+    rs = sub.add_parser("region-summary", help="the regional picture of an area")
+    rs.add_argument("--area", required=True, help="area name (see: areas list)")
+    rs.add_argument("--since", help="ISO date/time (UTC unless an offset is given)")
+    rs.add_argument("--until", help="ISO date/time, exclusive")
+    rs.add_argument("--user", default="cli")
+    rs.add_argument("--role", default="command")
+    rs.add_argument("--agency", default=None)
+    rs.add_argument("--json", action="store_true", help="print one JSON object")
+    rs.set_defaults(func=cmd_region_summary)
     return parser
 
 

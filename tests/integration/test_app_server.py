@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pandas as pd
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from layers.view import MapConfig, build_map_view
 from security.roles import Role, Viewer
 from settings import Settings
 from store.engine import session_scope
+from store.migrate import alembic_config
 from store.queries import EventFilter
 
 CONFIG = MapConfig(42.36, -71.06, 10, "white-bg", "/assets/basemap/counties.geojson")
@@ -22,7 +24,9 @@ def test_healthz_reports_backend_version_and_counts(demo_db: tuple[Engine, Setti
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok"
     assert body["backend"] == ("spatialite" if engine.dialect.name == "sqlite" else "postgis")
-    assert body["schema_version"] == "0001"
+    assert (
+        body["schema_version"] == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    )
     assert body["counts"]["events"] == 12045 and body["counts"]["sites"] == 960
 
 
