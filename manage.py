@@ -183,6 +183,42 @@ def cmd_region_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_briefing(args: argparse.Namespace) -> int:
+    """Write the briefing of an area and window as PDF (or HTML when -o ends in .html)."""
+    from pathlib import Path
+
+    from exports.service import build_filter
+    from reports.briefing import build_briefing, write_pdf
+    from security.roles import Role, Viewer
+    from settings import get_settings
+    from store.engine import session_scope
+    from store.queries.areas import find_area
+
+    settings = get_settings()
+    window = build_filter(since=args.since, until=args.until).window
+    if window is None:
+        raise ValueError("give --since and/or --until for the briefing's window")
+    viewer = Viewer(args.user, Role(args.role), args.agency or settings.host_agency)
+    with session_scope(_engine()) as session:
+        area_id = find_area(session=session, viewer=viewer, name=args.region)
+        if area_id is None:
+            raise ValueError(f"no single area called {args.region!r} (see: manage.py areas list)")
+        briefing = build_briefing(
+            session=session, viewer=viewer, area_id=area_id, window=window, tz=settings.timezone
+        )
+    out = Path(args.output)
+    if out.suffix.lower() in (".html", ".htm"):
+        out.write_text(briefing.html, encoding="utf-8")
+    else:
+        write_pdf(briefing.html, out)
+    _emit(
+        args,
+        {"path": str(out), "title": briefing.title, "marking": briefing.marking, **briefing.totals},
+        f"wrote {out}: {briefing.title}, marking {briefing.marking}",
+    )
+    return 0
+
+
 def _emit(args: argparse.Namespace, payload: dict[str, object], text: str) -> None:
     out = json.dumps(payload, default=str) if getattr(args, "json", False) else text
     sys.stdout.write(out + "\n")
@@ -267,6 +303,17 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--agency", default=None)
     rs.add_argument("--json", action="store_true", help="print one JSON object")
     rs.set_defaults(func=cmd_region_summary)
+
+    br = sub.add_parser("briefing", help="a briefing (PDF or HTML) of a region or hazard")
+    br.add_argument("--region", required=True, help="area name (see: areas list)")
+    br.add_argument("--since", help="ISO date/time (UTC unless an offset is given)")
+    br.add_argument("--until", help="ISO date/time, exclusive")
+    br.add_argument("-o", "--output", required=True, help="briefing.pdf or briefing.html")
+    br.add_argument("--user", default="cli")
+    br.add_argument("--role", default="command")
+    br.add_argument("--agency", default=None)
+    br.add_argument("--json", action="store_true", help="print one JSON object")
+    br.set_defaults(func=cmd_briefing)
     return parser
 
 
@@ -285,11 +332,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     func: Callable[[argparse.Namespace], int] = args.func
     from data_loaders.errors import IngestError
+    from reports.briefing import BriefingError
     from store.errors import StoreError
 
     try:
         return func(args)
-    except (IngestError, StoreError, ValueError) as exc:
+    except (IngestError, StoreError, BriefingError, ValueError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
 
