@@ -2,6 +2,15 @@
 
 from store.models.batch import IngestBatch, QuarantinedRow
 from store.models.event import Event, EventRevision
+from store.models.flag import Flag, FlagHistory
 from store.models.site import Site
 
-__all__ = ["Event", "EventRevision", "IngestBatch", "QuarantinedRow", "Site"]
+__all__ = [
+    "Event",
+    "EventRevision",
+    "Flag",
+    "FlagHistory",
+    "IngestBatch",
+    "QuarantinedRow",
+    "Site",
+]
