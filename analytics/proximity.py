@@ -70,8 +70,14 @@ def to_state_plane(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, 
     >>> bool(230_000 < x[0] < 240_000 and 895_000 < y[0] < 905_000)
     True
     """
-    x, y = _transformer().transform(np.asarray(lon, float), np.asarray(lat, float))
-    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    lon_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+    lat_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+    n = lon_a.size
+    if n == 1:
+        # pyproj 3.7 takes the scalar path for one-element arrays and trips numpy's deprecation.
+        lon_a, lat_a = np.repeat(lon_a, 2), np.repeat(lat_a, 2)
+    x, y = _transformer().transform(lon_a, lat_a)
+    return np.asarray(x, dtype=np.float64)[:n], np.asarray(y, dtype=np.float64)[:n]
 
 
 def protection_radii(
@@ -140,7 +146,7 @@ def sites_near(
     --------
     >>> from analytics.cells import points_to_cells
     >>> cell = int(points_to_cells([42.36], [-71.06], 9)[0])
-    >>> hits = sites_near([cell], [-71.06, -71.2], [42.361, 42.36], np.array([500.0, 500.0]))
+    >>> hits = sites_near([cell], [-71.06, -71.2], [42.36, 42.36], np.array([500.0, 500.0]))
     >>> [(h.site_index, h.distance_m) for h in hits]
     [(0, 0.0)]
     """
