@@ -47,7 +47,7 @@ def plant(
     days: float = 5.0,
     spread_m: float = 120.0,
 ) -> pd.DataFrame:
-    """Return ``n`` pre-operational suspicious events around a point in the ``days`` before ``until``."""
+    """Return ``n`` pre-operational suspicious events near a point in the ``days`` before ``until``."""
     rng = np.random.default_rng(seed)
     dlat = rng.normal(0, spread_m, n) / _M_PER_DEG_LAT
     dlon = rng.normal(0, spread_m, n) / (_M_PER_DEG_LAT * np.cos(np.radians(lat)))
@@ -66,7 +66,7 @@ def plant(
 def far_points(
     sites: pd.DataFrame, *, n: int, seed: int, min_distance_m: float = 6_000.0
 ) -> list[tuple[float, float]]:
-    """Return ``n`` (lat, lon) points in Massachusetts at least ``min_distance_m`` from every site."""
+    """Return ``n`` (lat, lon) points in Massachusetts ``min_distance_m`` or more from any site."""
     rng = np.random.default_rng(seed)
     sx, sy = to_state_plane(sites["lon"], sites["lat"])
     west, south, east, north = synthetic.MA_BBOX
@@ -94,7 +94,7 @@ def with_ids(frame: pd.DataFrame, *, prefix: str, store_res: int = 11) -> pd.Dat
 
 
 def canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return the rows in the store's canonical event columns (for ``store.writes.upsert_events``)."""
+    """Return the rows in the canonical event columns (for ``store.writes.upsert_events``)."""
     out = pd.DataFrame(
         {
             "external_id": frame["external_id"],
