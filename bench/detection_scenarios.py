@@ -47,7 +47,7 @@ def plant(
     days: float = 5.0,
     spread_m: float = 120.0,
 ) -> pd.DataFrame:
-    """Return ``n`` pre-operational suspicious events near a point in the ``days`` before ``until``."""
+    """Return ``n`` pre-operational suspicious events near a point, ``days`` before ``until``."""
     rng = np.random.default_rng(seed)
     dlat = rng.normal(0, spread_m, n) / _M_PER_DEG_LAT
     dlon = rng.normal(0, spread_m, n) / (_M_PER_DEG_LAT * np.cos(np.radians(lat)))
