@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import h3ronpy
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -147,11 +148,12 @@ def event_weights(
     >>> event_weights(["suspicious", "incident"], ["SURVL", "LARCENY"], DetectionParams()).tolist()
     [3.0, 0.2]
     """
-    kinds = pd.Series(np.asarray(kind, dtype=object))
-    cats = pd.Series(np.asarray(category, dtype=object))
-    kw = kinds.map(dict(params.kind_weights)).fillna(0.0).to_numpy(dtype=np.float64)
-    cw = cats.map(dict(params.category_weights)).fillna(1.0).to_numpy(dtype=np.float64)
-    return kw * cw
+    # Factorise first: a lookup per distinct value instead of per event.
+    k_codes, k_uniq = pd.factorize(np.asarray(kind, dtype=object))
+    c_codes, c_uniq = pd.factorize(np.asarray(category, dtype=object))
+    k_table = np.array([params.kind_weights.get(v, 0.0) for v in k_uniq] + [0.0])
+    c_table = np.array([params.category_weights.get(v, 1.0) for v in c_uniq] + [1.0])
+    return k_table[k_codes] * c_table[c_codes]
 
 
 def benjamini_hochberg(p: npt.ArrayLike) -> FloatArray:
@@ -198,11 +200,23 @@ def binomial_upper_tail(x: npt.ArrayLike, n: npt.ArrayLike, share: float) -> Flo
 def _disks(cells: IntArray, k: int) -> IntArray:
     """Return an ``(n, 3k^2+3k+1)`` matrix of each cell's k-ring, padded with -1 (pentagons)."""
     width = 3 * k * k + 3 * k + 1
+    if cells.size == 0:
+        return np.empty((0, width), dtype=np.int64)
+    flat = np.asarray(h3ronpy.grid_disk(cells.astype(np.uint64), k, flatten=True))
+    if flat.size == cells.size * width:  # no pentagon among them: the fast vectorised path
+        return flat.astype(np.int64).reshape(cells.size, width)
     out = np.full((cells.size, width), -1, dtype=np.int64)
     for i, cell in enumerate(cells.tolist()):
         ring = _h3int.grid_disk(cell, k)
         out[i, : len(ring)] = ring
     return out
+
+
+def _epoch_ns(times: pd.Series) -> IntArray:
+    """Return instants as int64 UTC nanoseconds (cheap when already timezone-aware)."""
+    if not isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = pd.to_datetime(times, utc=True)  # text or naive values: read as UTC
+    return pd.DatetimeIndex(times).tz_convert("UTC").as_unit("ns").asi8
 
 
 def _lookup(sorted_cells: IntArray, query: IntArray) -> IntArray:
@@ -264,8 +278,7 @@ def scan(events: pd.DataFrame, *, until: pd.Timestamp, params: DetectionParams) 
         raise ValueError("until must be timezone-aware")
     win_start = until - pd.Timedelta(seconds=params.window_s)
     base_start = win_start - pd.Timedelta(seconds=params.baseline_s)
-    times = pd.DatetimeIndex(pd.to_datetime(events["occurred_at"], utc=True))
-    t = times.asi8 if len(times) else np.empty(0, dtype=np.int64)
+    t = _epoch_ns(events["occurred_at"])
     keep = (t >= base_start.value) & (t < until.value)
     rows = np.flatnonzero(keep)
     in_win = t[rows] >= win_start.value

@@ -330,3 +330,41 @@ def snooze(session: Session, *, flag_id: int, viewer: Viewer, until: datetime | 
         details={"until": until.isoformat() if until else None},
     )
     return flag
+
+
+FOLLOW_UP_ACTIONS = ("acknowledge", "assign", "close", "reopen", "note", "snooze")
+
+
+def follow_up(
+    session: Session,
+    *,
+    flag_id: int,
+    viewer: Viewer,
+    action: str,
+    disposition: str | None = None,
+    assignee: str | None = None,
+    note: str | None = None,
+    snooze_until: datetime | None = None,
+) -> Flag:
+    """Apply one queue action (``FOLLOW_UP_ACTIONS``) to a flag, recording who and when."""
+    if action == "note":
+        return add_note(session, flag_id=flag_id, viewer=viewer, note=note or "")
+    if action == "snooze":
+        return snooze(session, flag_id=flag_id, viewer=viewer, until=snooze_until)
+    status = {
+        "acknowledge": "acknowledged",
+        "assign": "assigned",
+        "close": "closed",
+        "reopen": "new",
+    }.get(action)
+    if status is None:
+        raise FlagTransitionError(f"unknown action {action!r}")
+    return change_status(
+        session,
+        flag_id=flag_id,
+        viewer=viewer,
+        status=status,
+        disposition=disposition,
+        assignee=assignee,
+        note=note,
+    )
