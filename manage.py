@@ -219,6 +219,42 @@ def cmd_briefing(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_iso(value: str):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    """Detect significant clusters near sites and store them as flags (or back-test a period)."""
+    from jobs.detection import run_detection
+    from settings import get_settings
+
+    engine = _engine()
+    report = run_detection(
+        engine,
+        get_settings(),
+        since=args.since,
+        until=args.until,
+        step_days=args.step_days,
+        store=not args.dry_run,
+    )
+    lines = [
+        f"{len(report.windows)} window(s), {report.events_read} events read, "
+        f"{report.tests} neighbourhoods tested, {report.clusters} clusters, "
+        f"{report.candidates} near sites; flags created {report.created}, updated "
+        f"{report.updated}, unchanged {report.unchanged}, reopened {report.reopened} "
+        f"in {report.seconds:.2f} s",
+        *(f"  [{f['priority']:5.1f}] {f['summary']}" for f in report.flags),
+    ]
+    _emit(args, report.to_dict(), "\n".join(lines))
+    return 0
+
+
 def _emit(args: argparse.Namespace, payload: dict[str, object], text: str) -> None:
     out = json.dumps(payload, default=str) if getattr(args, "json", False) else text
     sys.stdout.write(out + "\n")
@@ -314,6 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--agency", default=None)
     br.add_argument("--json", action="store_true", help="print one JSON object")
     br.set_defaults(func=cmd_briefing)
+
+    det = sub.add_parser(
+        "detect", help="flag significant clusters near sites (back-test with --since)"
+    )
+    det.add_argument("--since", type=_parse_iso, help="back-test: windows from this time (UTC)")
+    det.add_argument("--until", type=_parse_iso, help="end of the last window (default: newest)")
+    det.add_argument("--step-days", type=float, help="back-test step (default: one window)")
+    det.add_argument("--dry-run", action="store_true", help="report, but store no flags")
+    det.add_argument("--json", action="store_true", help="print one JSON object")
+    det.set_defaults(func=cmd_detect)
     return parser
 
 

@@ -9,6 +9,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from analytics.hotspots import DEFAULT_CATEGORY_WEIGHTS, DEFAULT_KIND_WEIGHTS
+from analytics.proximity import DEFAULT_RADIUS_M, DEFAULT_SECTOR_RADIUS_M, DEFAULT_TIER_FACTOR
+
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DB_PATH = PROJECT_ROOT / "var" / "watchfloor.sqlite"
 PLACEHOLDER_SECRET = "dev-insecure-change-me"
@@ -54,6 +57,26 @@ class Settings(BaseSettings):
     seed_demo: bool | None = None
     # Most points sent to the browser per point layer; beyond that the hex layer tells the story.
     max_points: int = 20_000
+    # Detection of significant clusters near infrastructure (analytics/hotspots.py, README
+    # "Detection"): H3 resolution, window and trailing baseline, k-ring size, FDR level, the
+    # fewest window events a neighbourhood needs, event weights and protection radii.
+    detect_res: int = 9
+    detect_window_days: float = 7.0
+    detect_baseline_days: float = 56.0
+    detect_k: int = 1
+    detect_alpha: float = 0.05
+    detect_min_events: int = 4
+    detect_kind_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS)
+    )
+    detect_category_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_CATEGORY_WEIGHTS)
+    )
+    detect_sector_radius_m: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_SECTOR_RADIUS_M)
+    )
+    detect_tier_factor: dict[int, float] = Field(default_factory=lambda: dict(DEFAULT_TIER_FACTOR))
+    detect_default_radius_m: float = DEFAULT_RADIUS_M
 
     @field_validator("database_url")
     @classmethod
@@ -64,7 +87,7 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
 
-    @field_validator("h3_store_res", "h3_default_res")
+    @field_validator("h3_store_res", "h3_default_res", "detect_res")
     @classmethod
     def _check_res(cls, value: int) -> int:
         if not 0 <= value <= 15:
@@ -77,6 +100,8 @@ class Settings(BaseSettings):
             raise ValueError("WATCHFLOOR_SECRET_KEY must be set to a real secret in production")
         if self.h3_default_res > self.h3_store_res:
             raise ValueError("h3_default_res must not be finer than h3_store_res")
+        if self.detect_res > self.h3_store_res:
+            raise ValueError("detect_res must not be finer than h3_store_res")
         return self
 
     @property

@@ -1,3 +1,6 @@
 """Thin Dash callbacks, grouped by panel; importing this package registers them."""
 
-from callbacks import map  # noqa: F401  (registers the map callbacks)
+from callbacks import (
+    flags,  # noqa: F401  (registers the follow-up queue callbacks)
+    map,  # noqa: F401  (registers the map callbacks)
+)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from layers.base import Layer
 from layers.events import EventLayer
+from layers.flags import FlagsLayer
 from layers.hexes import HexLayer
 from layers.sites import SitesLayer
 
@@ -20,5 +21,6 @@ LAYERS: dict[str, Layer] = {
         key="suspicious", label="Suspicious events", color="#d7191c", kind="suspicious", size=7
     ),
     "sites": SitesLayer(),
+    "flags": FlagsLayer(),
 }
-DEFAULT_VISIBLE: tuple[str, ...] = ("hexes", "incidents", "suspicious", "sites")
+DEFAULT_VISIBLE: tuple[str, ...] = ("hexes", "incidents", "suspicious", "sites", "flags")

@@ -100,8 +100,8 @@ def build_map_view(
     frames: dict[str, pd.DataFrame] = {
         "hexes": LAYERS["hexes"].query(session=session, request=request)
     }
-    for key in ("incidents", "suspicious", "sites"):
-        if key in visible:
+    for key in LAYERS:
+        if key != "hexes" and key in visible:
             frames[key] = LAYERS[key].query(session=session, request=request)
     hexes = frames["hexes"]
     counts = {

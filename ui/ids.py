@@ -20,3 +20,17 @@ FILTER_STORE = "filter-store"
 def summary_count(layer: str) -> str:
     """Id of the summary count of one layer, e.g. ``summary-count-suspicious``."""
     return f"summary-count-{layer}"
+
+
+# Follow-up queue (ui/flags_queue.py, callbacks/flags.py).
+FLAGS_GRID = "flags-grid"
+FLAGS_VERSION = "flags-version"
+FLAGS_SHOW_ALL = "flags-show-all"
+FLAG_ACTION = "flag-action"
+FLAG_DISPOSITION = "flag-disposition"
+FLAG_ASSIGNEE = "flag-assignee"
+FLAG_NOTE = "flag-note"
+FLAG_SNOOZE_HOURS = "flag-snooze-hours"
+FLAG_APPLY = "flag-apply"
+FLAG_MESSAGE = "flag-message"
+FLAG_DETAIL = "flag-detail"

@@ -6,7 +6,7 @@ from dash import dcc, html
 
 from layers.registry import DEFAULT_VISIBLE, LAYERS
 from settings import Settings
-from ui import ids
+from ui import flags_queue, ids
 
 WINDOW_OPTIONS = [
     {"label": "Last 24 h", "value": "24h"},
@@ -90,6 +90,7 @@ def layout(settings: Settings) -> html.Div:
                     ),
                 ],
             ),
+            flags_queue.panel(),
             html.Footer(
                 className="wf-footer",
                 children=[

@@ -3,6 +3,16 @@
 from store.models.area import Area
 from store.models.batch import IngestBatch, QuarantinedRow
 from store.models.event import Event, EventRevision
+from store.models.flag import Flag, FlagHistory
 from store.models.site import Site
 
-__all__ = ["Area", "Event", "EventRevision", "IngestBatch", "QuarantinedRow", "Site"]
+__all__ = [
+    "Area",
+    "Event",
+    "EventRevision",
+    "Flag",
+    "FlagHistory",
+    "IngestBatch",
+    "QuarantinedRow",
+    "Site",
+]

@@ -14,10 +14,15 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="session")
-def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of the live app's embedded database (tests may write to it, e.g. run detection)."""
+    return tmp_path_factory.mktemp("live") / "watchfloor.sqlite"
+
+
+@pytest.fixture(scope="session")
+def live_app(live_db: Path) -> Iterator[str]:
     """Base URL of ``python app.py`` on a fresh embedded database (demo kit loads on start)."""
-    db = tmp_path_factory.mktemp("live") / "watchfloor.sqlite"
-    with running_app(db) as base:
+    with running_app(live_db) as base:
         yield base
 
 

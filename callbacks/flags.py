@@ -1,0 +1,98 @@
+"""Follow-up queue panel: list flags by priority, show one, apply an analyst's action."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from dash import Input, Output, State, callback, no_update
+
+from callbacks import _context
+from store.base import utcnow
+from store.engine import session_scope
+from store.errors import StoreError
+from store.flag_writes import follow_up
+from store.queries.flags import flag_detail, flag_rows
+from ui import ids
+from ui.flags_queue import detail_children, grid_rows
+
+
+@callback(
+    Output(ids.FLAGS_GRID, "rowData"),
+    Input(ids.FLAGS_VERSION, "data"),
+    Input(ids.FLAGS_SHOW_ALL, "value"),
+    prevent_initial_call=False,
+)
+def load_flag_rows(_version: int, show_all: list[str]) -> list[dict[str, Any]]:
+    """Fill the queue: open, awake flags by priority (or every flag)."""
+    every = "all" in (show_all or [])
+    with session_scope(_context.engine()) as session:
+        frame = flag_rows(
+            session=session,
+            viewer=_context.viewer(),
+            statuses=None if every else ("new", "acknowledged", "assigned"),
+            now=None if every else utcnow(),
+        )
+    return grid_rows(frame, _context.app_settings().timezone)
+
+
+@callback(
+    Output(ids.FLAG_DETAIL, "children"),
+    Input(ids.FLAGS_GRID, "selectedRows"),
+    Input(ids.FLAGS_VERSION, "data"),
+    prevent_initial_call=True,
+)
+def show_flag_detail(selected: list[dict[str, Any]] | None, _version: int) -> list[Any]:
+    """Show why the selected flag was raised, and its history."""
+    if not selected:
+        return detail_children(None)
+    with session_scope(_context.engine()) as session:
+        detail = flag_detail(
+            session=session, viewer=_context.viewer(), flag_id=int(selected[0]["id"])
+        )
+    return detail_children(detail)
+
+
+@callback(
+    Output(ids.FLAG_MESSAGE, "children"),
+    Output(ids.FLAGS_VERSION, "data"),
+    Input(ids.FLAG_APPLY, "n_clicks"),
+    State(ids.FLAGS_GRID, "selectedRows"),
+    State(ids.FLAG_ACTION, "value"),
+    State(ids.FLAG_DISPOSITION, "value"),
+    State(ids.FLAG_ASSIGNEE, "value"),
+    State(ids.FLAG_NOTE, "value"),
+    State(ids.FLAG_SNOOZE_HOURS, "value"),
+    State(ids.FLAGS_VERSION, "data"),
+    prevent_initial_call=True,
+)
+def apply_flag_action(
+    _clicks: int,
+    selected: list[dict[str, Any]] | None,
+    action: str | None,
+    disposition: str | None,
+    assignee: str | None,
+    note: str | None,
+    snooze_hours: float | None,
+    version: int,
+) -> tuple[str, Any]:
+    """Apply the chosen action to the selected flag and refresh the queue."""
+    if not selected or not action:
+        return "Select a flag and an action.", no_update
+    flag_id = int(selected[0]["id"])
+    until = utcnow() + timedelta(hours=float(snooze_hours)) if snooze_hours else None
+    try:
+        with session_scope(_context.engine()) as session:
+            follow_up(
+                session,
+                flag_id=flag_id,
+                viewer=_context.viewer(),
+                action=action,
+                disposition=disposition,
+                assignee=assignee or None,
+                note=note or None,
+                snooze_until=until,
+            )
+    except StoreError as exc:
+        return f"Not done: {exc}", no_update
+    return f"Flag {flag_id}: {action} recorded.", (version or 0) + 1
