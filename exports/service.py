@@ -11,6 +11,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy.orm import Session
 
 from analytics.cells import cells_to_polygons, cells_to_str
@@ -21,10 +22,11 @@ from security.roles import Viewer
 from store.queries import hex_counts
 from store.queries.exports import event_rows, site_rows
 from store.queries.filters import EventFilter
+from store.queries.flags import flag_rows
 
 logger = logging.getLogger(__name__)
 
-EXPORT_LAYERS: tuple[str, ...] = ("suspicious", "incidents", "sites", "hexes")
+EXPORT_LAYERS: tuple[str, ...] = ("suspicious", "incidents", "sites", "hexes", "flags")
 _KIND = {"suspicious": "suspicious", "incidents": "incident"}
 
 
@@ -70,7 +72,23 @@ def layer_frame(
         counts.insert(0, "h3_cell", cells_to_str(cells))
         counts.insert(1, "res", res)
         return gpd.GeoDataFrame(counts, geometry=list(cells_to_polygons(cells)), crs="EPSG:4326")
+    if layer == "flags":
+        return flags_frame(flag_rows(session=session, viewer=viewer))
     raise ValueError(f"unknown layer {layer!r}; use one of {EXPORT_LAYERS} or 'all'")
+
+
+def flags_frame(flags: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Return flags as polygons (the union of their cells) with the queue's columns.
+
+    Flags are the analysts' follow-up list: they are exported whatever the time window, and only
+    those the viewer may see (the store's flag rule).
+    """
+    out = flags.drop(columns=["cells"]).copy()
+    out["h3_cells"] = [",".join(cells_to_str(c)) for c in flags["cells"]]
+    shapes = [
+        shapely.union_all(cells_to_polygons(np.asarray(c, dtype=np.int64))) for c in flags["cells"]
+    ]
+    return gpd.GeoDataFrame(out, geometry=shapes, crs="EPSG:4326")
 
 
 def _utc(value: str) -> datetime:

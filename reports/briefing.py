@@ -17,16 +17,19 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy.orm import Session
 
 from analytics.cells import cells_to_parent
 from analytics.timebuckets import TimeWindow
+from layers.flags import OPEN_STATUSES
 from reports.regional import previous_window, regional_picture
 from reports.static_map import render_map_png
 from security.caveats import most_restrictive
 from security.roles import Viewer
 from store.queries.areas import area_shape, events_in_area, list_areas, sites_in_area
 from store.queries.filters import EventFilter
+from store.queries.flags import flag_rows
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
@@ -92,7 +95,10 @@ def build_briefing(
         area=shape,
         bounds=(west - pad_x, south - pad_y, east + pad_x, north + pad_y),
     )
-    marking = most_restrictive(events["handling"].tolist())
+    flags = flag_rows(session=session, viewer=viewer, statuses=OPEN_STATUSES)
+    if len(flags):
+        flags = flags[shapely.contains_xy(shape, flags["lon"].to_numpy(), flags["lat"].to_numpy())]
+    marking = most_restrictive([*events["handling"].tolist(), *flags["handling"].tolist()])
     title = f"Regional picture: {area_name}"
     before = previous_window(window)
     html = _TEMPLATES.get_template("briefing.html").render(
@@ -112,7 +118,9 @@ def build_briefing(
         categories=summary.categories.to_dict(orient="records"),
         sites=summary.sites.to_dict(orient="records"),
         busiest=summary.busiest.to_dict(orient="records"),
-        flags_text="Cluster flags are not part of this version yet.",
+        flags=flags[["id", "priority", "status", "summary"]]
+        .round({"priority": 1})
+        .to_dict(orient="records"),
     )
     return Briefing(title=title, html=html, marking=marking, totals=summary.totals)
 

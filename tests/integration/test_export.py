@@ -103,6 +103,7 @@ def test_export_holds_exactly_what_the_screen_counts(
     assert int(hexes["total"].sum()) == view.counts["suspicious"] + view.counts["incidents"]
     assert set(hexes.geometry.geom_type) == {"Polygon"}
     assert sorted(pyogrio.list_layers(tmp_path / "all.gpkg")[:, 0]) == [
+        "flags",
         "hexes",
         "incidents",
         "sites",
@@ -155,3 +156,32 @@ def test_build_filter_refuses_bad_values() -> None:
         build_filter(bbox="1,2,3")
     with pytest.raises(ValueError, match="time window"):
         build_filter(since="yesterday-ish")
+
+
+def test_flags_export_as_polygons_of_their_cells(
+    demo_db: tuple[Engine, Settings], tmp_path: Path
+) -> None:
+    from jobs.detection import run_detection
+    from store.queries.flags import flag_rows
+
+    engine, settings = demo_db
+    run_detection(engine, settings, since=pd.Timestamp("2023-01-01", tz="UTC").to_pydatetime())
+    with session_scope(engine) as s:
+        stored = flag_rows(session=s, viewer=ANALYST)
+        result = export_layers(
+            ["flags"],
+            "geojson",
+            tmp_path / "flags.geojson",
+            session=s,
+            viewer=ANALYST,
+            filters=EventFilter(),
+        )
+        partner = export_layers(
+            ["flags"], "csv", tmp_path / "p.csv", session=s, viewer=PARTNER, filters=EventFilter()
+        )
+    back = pyogrio.read_dataframe(tmp_path / "flags.geojson")
+    assert len(back) == len(stored) == result.rows["flags"] > 0
+    assert set(back.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert sorted(back["id"]) == sorted(stored["id"])
+    # Demo flags are built from AMBER reports: another agency's partner gets none of them.
+    assert partner.rows["flags"] == 0
