@@ -115,7 +115,10 @@ class Profile(BaseModel):
     description: str = ""
     timezone: str = "America/New_York"
     time_format: str | None = None
-    # canonical field -> source column, or several columns joined (ids) / combined (date + time)
+    # canonical field -> source column, or several columns joined (ids) / combined (date + time).
+    # Fields: external_id, occurred_at, reported_at, category, description, location_text,
+    # name, address, and the position as lat + lon, or location ("(42.3, -71.1)"), or geometry
+    # (WKT or GeoJSON text); spatial files need none of the three.
     columns: dict[str, str | list[str]]
     suspicious_categories: dict[str, str] = {}
     category_map: dict[str, str] = {}
@@ -125,6 +128,9 @@ class Profile(BaseModel):
     tier: RuleSet | None = None
     subtype: RuleSet | None = None
     exclude: list[Exclusion] = []
+    # Suspected swapped latitude/longitude: swap them back (counted in the summary's notes),
+    # or quarantine the row.
+    swapped_coordinates: Literal["fix", "quarantine"] = "fix"
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
