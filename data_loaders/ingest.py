@@ -1,14 +1,18 @@
-"""Batched, idempotent ingest: one file is one batch is one transaction.
+"""Batched, idempotent ingest: one file is one batch is one transaction, read in chunks.
 
 ``read == inserted + updated + unchanged + quarantined`` for every batch. A crash or kill before
 the commit leaves nothing of the batch behind; running the same command again finishes the job.
+Code that must react to new data (detection, caches) registers with :func:`on_ingested`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import time
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,13 +20,17 @@ from typing import Any
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, select
 
+from data_loaders.errors import ProfileError
 from data_loaders.profiles import Profile
-from data_loaders.readers import RawTable, read_table
+from data_loaders.readers import RawTable, inspect_file, iter_tables
+from data_loaders.recognize import auto_profile
 from data_loaders.validate import map_rows
 from store.base import utcnow
+from store.bulk import deferred_spatial_index
 from store.engine import session_scope
 from store.models import IngestBatch
 from store.writes import (
+    UpsertCounts,
     add_quarantined,
     finish_batch,
     start_batch,
@@ -31,11 +39,17 @@ from store.writes import (
 )
 
 logger = logging.getLogger(__name__)
+# A first chunk this full marks a bulk load (SpatiaLite then rebuilds its R*Tree once at the end).
+BULK_ROWS = 50_000
 
 
 @dataclass(frozen=True)
 class BatchSummary:
-    """What one import did; the counts add up to ``rows_read``."""
+    """What one import did; the counts add up to ``rows_read``.
+
+    ``notes`` counts what was repaired rather than refused (e.g. swapped coordinates fixed);
+    ``unmapped`` the source categories no crosswalk knows (kept as given).
+    """
 
     batch_id: int | None
     source: str
@@ -49,10 +63,51 @@ class BatchSummary:
     reasons: dict[str, int] = field(default_factory=dict)
     already_loaded: bool = False
     seconds: float = 0.0
+    notes: dict[str, int] = field(default_factory=dict)
+    unmapped: dict[str, int] = field(default_factory=dict)
+    profile: str = ""
+    columns: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as a JSON-ready dict."""
         return asdict(self)
+
+
+IngestHook = Callable[[Engine, BatchSummary], None]
+# Called after every committed batch (file, upload or API call), in registration order.
+_HOOKS: list[IngestHook] = []
+Progress = Callable[[int], None]
+
+
+def on_ingested(hook: IngestHook) -> IngestHook:
+    """Register ``hook(engine, summary)`` to run after every committed ingest batch.
+
+    Hooks run after the commit, in the importing process; an exception in a hook is logged and
+    never undoes the batch. Usable as a decorator; returns ``hook``.
+
+    Examples
+    --------
+    >>> from data_loaders.ingest import on_ingested, remove_hook
+    >>> seen = []
+    >>> hook = on_ingested(lambda engine, summary: seen.append(summary.batch_id))
+    >>> remove_hook(hook)
+    """
+    _HOOKS.append(hook)
+    return hook
+
+
+def remove_hook(hook: IngestHook) -> None:
+    """Unregister a hook added with :func:`on_ingested` (no error if absent)."""
+    if hook in _HOOKS:
+        _HOOKS.remove(hook)
+
+
+def _run_hooks(engine: Engine, summary: BatchSummary) -> None:
+    for hook in list(_HOOKS):
+        try:
+            hook(engine, summary)
+        except Exception:  # a hook never undoes a committed batch
+            logger.exception("ingest hook %r failed for batch %s", hook, summary.batch_id)
 
 
 def file_sha256(path: Path) -> str:
@@ -87,9 +142,58 @@ def ingest_table(
     store_res: int,
 ) -> BatchSummary:
     """Map ``table`` through ``profile`` and store it as one batch, in one transaction."""
+    return ingest_chunks(
+        engine, [table], profile, origin=origin, sha256=sha256, area=area, store_res=store_res
+    )
+
+
+def ingest_chunks(
+    engine: Engine,
+    chunks: Iterable[RawTable],
+    profile: Profile,
+    *,
+    origin: str,
+    sha256: str | None,
+    area: BaseGeometry | None,
+    store_res: int,
+    progress: Progress | None = None,
+    bulk: bool = False,
+) -> BatchSummary:
+    """Map and store the chunks of one file as one batch, in one transaction.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    chunks
+        The file's rows, chunk by chunk (memory stays bounded by one chunk).
+    profile
+        The mapping profile.
+    origin, sha256
+        The file's name and hash, kept on the batch.
+    area
+        The area of responsibility, or ``None``.
+    store_res
+        H3 resolution of the stored cells.
+    progress
+        Called with the number of rows read so far after each chunk.
+    bulk
+        A big load: on SpatiaLite the spatial index is rebuilt once at the end.
+
+    Returns
+    -------
+    BatchSummary
+        The counts; they add up to ``rows_read``.
+    """
     started = time.perf_counter()
-    mapped = map_rows(table, profile, area=area, store_res=store_res, now=utcnow())
-    kind = "site" if profile.kind == "site" else "event"
+    is_site = profile.kind == "site"
+    upsert = upsert_sites if is_site else upsert_events
+    now = utcnow()
+    read = inserted = updated = unchanged = quarantined = 0
+    reasons: Counter[str] = Counter()
+    notes: Counter[str] = Counter()
+    unmapped: Counter[str] = Counter()
+    seen: set[str] = set()
     with session_scope(engine) as session:
         batch = start_batch(
             session,
@@ -99,23 +203,50 @@ def ingest_table(
             content_sha256=sha256,
             profile=profile.name,
         )
-        upsert = upsert_sites if kind == "site" else upsert_events
-        counts = upsert(session, mapped.good, source_agency=profile.source, batch_id=batch.id)
-        quarantined = add_quarantined(session, batch_id=batch.id, rejects=mapped.rejects)
-        finish_batch(session, batch, rows_read=len(table), counts=counts, quarantined=quarantined)
+        table_name = "sites" if is_site else "events"
+        with deferred_spatial_index(session, table_name, enabled=bulk):
+            for chunk in chunks:
+                mapped = map_rows(
+                    chunk,
+                    profile,
+                    area=area,
+                    store_res=store_res,
+                    now=now,
+                    row_offset=read,
+                    seen=seen,
+                )
+                counts = upsert(
+                    session, mapped.good, source_agency=profile.source, batch_id=batch.id
+                )
+                quarantined += add_quarantined(session, batch_id=batch.id, rejects=mapped.rejects)
+                read += len(chunk)
+                inserted += counts.inserted
+                updated += counts.updated
+                unchanged += counts.unchanged
+                reasons.update(mapped.reason_counts)
+                notes.update(mapped.notes)
+                unmapped.update(mapped.unmapped)
+                if progress is not None:
+                    progress(read)
+        totals = UpsertCounts(inserted, updated, unchanged)
+        finish_batch(session, batch, rows_read=read, counts=totals, quarantined=quarantined)
         batch_id = batch.id
     summary = BatchSummary(
         batch_id=batch_id,
         source=profile.source,
         kind=profile.kind,
         origin=origin,
-        rows_read=len(table),
-        inserted=counts.inserted,
-        updated=counts.updated,
-        unchanged=counts.unchanged,
+        rows_read=read,
+        inserted=inserted,
+        updated=updated,
+        unchanged=unchanged,
         quarantined=quarantined,
-        reasons=mapped.reason_counts,
+        reasons=dict(reasons),
         seconds=round(time.perf_counter() - started, 3),
+        notes=dict(notes),
+        unmapped=dict(unmapped.most_common(50)),
+        profile=profile.name,
+        columns=dict(profile.columns),
     )
     logger.info(
         "batch %s %s/%s from %s: read %d, inserted %d, updated %d, unchanged %d, "
@@ -131,29 +262,90 @@ def ingest_table(
         summary.quarantined,
         summary.seconds,
     )
+    _run_hooks(engine, summary)
     return summary
 
 
 def ingest_path(
     engine: Engine,
     path: str | Path,
-    profile: Profile,
+    profile: Profile | None,
     *,
     area: BaseGeometry | None,
     store_res: int,
     skip_if_loaded: bool = False,
+    kind: str | None = None,
+    source: str | None = None,
+    timezone: str = "America/New_York",
+    overrides: dict[str, str] | None = None,
+    sector: str | None = None,
+    crs: str | None = None,
+    progress: Progress | None = None,
+    origin: str | None = None,
 ) -> BatchSummary:
-    """Read ``path`` and ingest it as one batch; optionally skip a file already loaded whole."""
+    """Read ``path`` in chunks and ingest it as one batch.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    path
+        The file (CSV/TSV, GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ).
+    profile
+        The mapping profile, or ``None`` to recognise the columns (then ``kind`` and ``source``
+        are required; ``timezone``, ``overrides`` and ``sector`` refine the guess).
+    area, store_res
+        The area of responsibility and the stored H3 resolution.
+    skip_if_loaded
+        Skip a file already loaded whole under the same profile.
+    crs
+        CRS of a spatial file that does not state one.
+    progress
+        Called with the rows read so far.
+    origin
+        The name kept on the batch (default: the file's name).
+
+    Raises
+    ------
+    IngestError
+        When the file cannot be read at all, or its columns cannot be mapped.
+    """
     p = Path(path)
-    sha = file_sha256(p) if p.is_file() else None
-    if (
-        skip_if_loaded
-        and sha
-        and already_loaded(engine, source=profile.source, profile=profile.name, sha256=sha)
-    ):
-        logger.info("%s already loaded with profile %s: skipped", p.name, profile.name)
-        return BatchSummary(None, profile.source, profile.kind, p.name, 0, 0, 0, 0, 0, {}, True)
-    table = read_table(p)
-    return ingest_table(
-        engine, table, profile, origin=p.name, sha256=sha, area=area, store_res=store_res
+    info = inspect_file(p)
+    origin = origin or p.name
+    if profile is not None:
+        if kind is not None and kind != profile.kind and profile.kind != "mixed":
+            raise ProfileError(f"profile {profile.name} is for kind {profile.kind!r}, not {kind!r}")
+        if source is not None and source != profile.source:
+            profile = profile.model_copy(update={"source": source})
+        if overrides:
+            profile = profile.model_copy(update={"columns": {**profile.columns, **overrides}})
+        if skip_if_loaded and already_loaded(
+            engine, source=profile.source, profile=profile.name, sha256=info.sha256
+        ):
+            logger.info("%s already loaded with profile %s: skipped", p.name, profile.name)
+            return BatchSummary(None, profile.source, profile.kind, origin, 0, 0, 0, 0, 0, {}, True)
+    chunks = iter_tables(p, info=info, crs=crs)
+    first = next(chunks)
+    if profile is None:
+        if kind is None or source is None:
+            raise ProfileError("without a profile, give the kind and the source agency")
+        profile = auto_profile(
+            first,
+            kind=kind,
+            source=source,
+            timezone=timezone,
+            overrides=overrides,
+            sector=sector,
+        )
+    return ingest_chunks(
+        engine,
+        itertools.chain([first], chunks),
+        profile,
+        origin=origin,
+        sha256=info.sha256,
+        area=area,
+        store_res=store_res,
+        progress=progress,
+        bulk=len(first) >= BULK_ROWS,
     )

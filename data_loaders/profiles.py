@@ -172,3 +172,29 @@ def load_profile(path: str | Path) -> Profile:
         return Profile.model_validate(data)
     except ValidationError as exc:
         raise ProfileError(f"mapping profile {p} is invalid:\n{exc}") from exc
+
+
+def shipped_profiles() -> list[Profile]:
+    """Return every profile shipped in ``data_loaders/profiles/``."""
+    return [load_profile(p) for p in sorted(PROFILE_DIR.glob("*.yaml"))]
+
+
+def matching_profile(source: str, kind: str, columns: list[str]) -> Profile | None:
+    """Return the shipped profile for ``source`` whose columns the file has, if exactly one fits.
+
+    ``kind`` must be the profile's kind (a ``mixed`` profile fits ``suspicious`` and ``incident``).
+    """
+    have = set(columns)
+    fits = []
+    for profile in shipped_profiles():
+        kinds = {"suspicious", "incident"} if profile.kind == "mixed" else {profile.kind}
+        if profile.source.upper() != source.upper() or kind not in kinds:
+            continue
+        wanted = {
+            c
+            for spec in profile.columns.values()
+            for c in ([spec] if isinstance(spec, str) else spec)
+        }
+        if wanted <= have:
+            fits.append(profile)
+    return fits[0] if len(fits) == 1 else None
