@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from data_loaders.areas import load_area
 from data_loaders.errors import IngestError
 from data_loaders.ingest import BatchSummary, ingest_path
-from data_loaders.profiles import Profile, load_profile, matching_profile
+from data_loaders.profiles import Profile, load_profile, matching_profile, shipped_profiles
 from data_loaders.progress import ProgressLine
 from data_loaders.readers import iter_tables
 from settings import Settings
@@ -21,14 +21,18 @@ logger = logging.getLogger(__name__)
 PROGRESS_MIN_BYTES = 5_000_000
 
 
-def choose_profile(path: Path, *, kind: str, source: str, profile: str | None) -> Profile | None:
+def choose_profile(
+    path: Path, *, kind: str, source: str, profile: str | None, crs: str | None = None
+) -> Profile | None:
     """Return the named profile, else the shipped profile of ``source`` that fits the file.
 
     ``None`` means: recognise the columns by name.
     """
     if profile:
         return load_profile(profile)
-    first = next(iter_tables(path, chunk_rows=1000))
+    if not any(p.source.upper() == source.upper() for p in shipped_profiles()):
+        return None
+    first = next(iter_tables(path, chunk_rows=1000, crs=crs))
     return matching_profile(source, kind, list(first.frame.columns))
 
 
@@ -56,7 +60,7 @@ def run_ingest(
     """
     p = Path(path)
     upgrade(engine)
-    chosen = choose_profile(p, kind=kind, source=source, profile=profile)
+    chosen = choose_profile(p, kind=kind, source=source, profile=profile, crs=crs)
     if chosen is not None and timezone:
         chosen = chosen.model_copy(update={"timezone": timezone})
     area = load_area(str(settings.area_path)) if use_area and settings.area_path else None

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import re
 import warnings
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,8 +230,13 @@ def _with_malformed(chunk: pd.DataFrame, caught: list[warnings.WarningMessage]) 
 
 def _read_spatial(path: Path, crs: str | None) -> RawTable:
     source: str | Path = path
-    if path.suffix.lower() == ".kmz":
-        source = f"/vsizip/{path}"  # a KMZ is a zipped KML
+    if path.suffix.lower() == ".kmz":  # a KMZ is a zipped KML (doc.kml by convention)
+        try:
+            with zipfile.ZipFile(path) as zf:
+                inner = next(n for n in zf.namelist() if n.lower().endswith(".kml"))
+        except (zipfile.BadZipFile, StopIteration) as exc:
+            raise IngestError(f"{path.name} is not a KMZ (a zip holding a .kml file)") from exc
+        source = f"/vsizip/{path}/{inner}"
     try:
         gdf = pyogrio.read_dataframe(source)
     except Exception as exc:  # pyogrio raises several DataSourceError/DataLayerError kinds

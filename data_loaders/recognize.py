@@ -99,8 +99,8 @@ NAMES: dict[str, tuple[str, ...]] = {
 }
 _DATE_ONLY = ("date", "incidentdate", "eventdate", "occurreddate", "reportdate")
 _TIME_ONLY = ("time", "incidenttime", "eventtime", "occurredtime", "reporttime", "hour")
-# Share of sampled non-empty values that must parse for a text column to count as positions.
-_MIN_PARSE_SHARE = 0.8
+# Share of sampled non-empty values that must parse for a named column to count (positions, clock).
+_MIN_PARSE_SHARE = 0.5
 _SAMPLE = 200
 
 

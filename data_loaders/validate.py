@@ -367,7 +367,7 @@ def _event_fields(
     else:
         is_sar = pd.Series(profile.kind == "suspicious", index=rows.index)
     crosswalk = {k.upper(): v for k, v in profile.category_map.items()}
-    mapped_sar = upper.map(sar).fillna(upper.map(sar_vocab))
+    mapped_sar = upper.map(sar_vocab | sar)
     mapped_other = upper.map(crosswalk)
     good["kind"] = np.where(is_sar, "suspicious", "incident")
     mapped = mapped_sar.where(is_sar, mapped_other)
