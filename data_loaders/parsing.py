@@ -22,7 +22,7 @@ _OFFSET = r"(?:[+-]\d{2}(?::?\d{2})?|Z)$"
 _EPOCH_S = r"^\d{9,10}(?:\.\d+)?$"
 _EPOCH_MS = r"^\d{12,13}$"
 # "(42.30, -71.10)", "42.30,-71.10", "POINT (-71.1 42.3)" is handled as WKT instead.
-_NUM = r"([-+]?\d+(?:\.\d+)?)"
+_NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 _PAIR = re.compile(rf"^\s*[\(\[]?\s*{_NUM}\s*[,;\s]\s*{_NUM}\s*[\)\]]?\s*$")
 
 
@@ -65,7 +65,8 @@ def parse_times(
     if naive.any():
         local = _to_datetime(s[naive], fmt, utc=False)
         if getattr(local.dt, "tz", None) is None:
-            local = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+            # A repeated autumn hour is read as its first (daylight-time) occurrence.
+            local = local.dt.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
         out[naive] = local.dt.tz_convert("UTC")
     out.index = values.index
     return out
@@ -92,7 +93,16 @@ def parse_numbers(values: pd.Series) -> FloatArray:
     comma = s.str.fullmatch(r"[-+]?\d+,\d+")
     if comma.any():
         s = s.where(~comma, s.str.replace(",", ".", regex=False))
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+    return _exact_floats(s)
+
+
+def _exact_floats(s: pd.Series) -> FloatArray:
+    """Numbers to float64 exactly (pandas' fast parser may be off by one unit in the last place)."""
+    out = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+    ok = ~np.isnan(out)
+    if ok.any():
+        out[ok] = np.asarray(s.to_numpy()[ok], dtype=str).astype(float)
+    return out
 
 
 def parse_point_text(values: pd.Series) -> tuple[FloatArray, FloatArray]:
@@ -104,9 +114,7 @@ def parse_point_text(values: pd.Series) -> tuple[FloatArray, FloatArray]:
         Latitudes and longitudes in degrees, ``NaN`` where the text is no pair of numbers.
     """
     parts = values.astype(str).str.extract(_PAIR)
-    lat = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
-    lon = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
-    return lat, lon
+    return _exact_floats(parts[0].fillna("")), _exact_floats(parts[1].fillna(""))
 
 
 def parse_geometry_text(values: pd.Series) -> tuple[FloatArray, FloatArray]:
