@@ -17,8 +17,6 @@ from settings import Settings
 from store.migrate import upgrade
 
 logger = logging.getLogger(__name__)
-# Files smaller than this finish too fast for a progress line to help.
-PROGRESS_MIN_BYTES = 5_000_000
 
 
 def choose_profile(
@@ -65,7 +63,7 @@ def run_ingest(
         chosen = chosen.model_copy(update={"timezone": timezone})
     area = load_area(str(settings.area_path)) if use_area and settings.area_path else None
     size = p.stat().st_size if p.is_file() else 0
-    progress = ProgressLine(p.name, size) if show_progress and size >= PROGRESS_MIN_BYTES else None
+    progress = ProgressLine(p.name, size) if show_progress else None
     try:
         summary = ingest_path(
             engine,
@@ -80,6 +78,7 @@ def run_ingest(
             sector=sector,
             crs=crs,
             progress=progress,
+            chunk_rows=settings.ingest_chunk_rows,
         )
     except IngestError:
         raise

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 
 from data_loaders.errors import ProfileError
 from data_loaders.profiles import Profile
-from data_loaders.readers import RawTable, inspect_file, iter_tables
+from data_loaders.readers import CHUNK_ROWS, RawTable, inspect_file, iter_tables
 from data_loaders.recognize import auto_profile
 from data_loaders.validate import map_rows
 from store.base import utcnow
@@ -282,6 +282,7 @@ def ingest_path(
     crs: str | None = None,
     progress: Progress | None = None,
     origin: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> BatchSummary:
     """Read ``path`` in chunks and ingest it as one batch.
 
@@ -304,6 +305,8 @@ def ingest_path(
         Called with the rows read so far.
     origin
         The name kept on the batch (default: the file's name).
+    chunk_rows
+        Rows per chunk (memory bound).
 
     Raises
     ------
@@ -325,7 +328,7 @@ def ingest_path(
         ):
             logger.info("%s already loaded with profile %s: skipped", p.name, profile.name)
             return BatchSummary(None, profile.source, profile.kind, origin, 0, 0, 0, 0, 0, {}, True)
-    chunks = iter_tables(p, info=info, crs=crs)
+    chunks = iter_tables(p, info=info, crs=crs, chunk_rows=chunk_rows)
     first = next(chunks)
     if profile is None:
         if kind is None or source is None:
@@ -347,5 +350,5 @@ def ingest_path(
         area=area,
         store_res=store_res,
         progress=progress,
-        bulk=len(first) >= BULK_ROWS,
+        bulk=len(first) >= min(BULK_ROWS, chunk_rows),
     )
