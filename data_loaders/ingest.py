@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from data_loaders.errors import ProfileError
 from data_loaders.profiles import Profile
@@ -26,9 +27,9 @@ from data_loaders.readers import CHUNK_ROWS, RawTable, inspect_file, iter_tables
 from data_loaders.recognize import auto_profile
 from data_loaders.validate import map_rows
 from store.base import utcnow
-from store.bulk import deferred_spatial_index
+from store.bulk import deferred_indexes
 from store.engine import session_scope
-from store.models import IngestBatch
+from store.models import Event, IngestBatch, Site
 from store.writes import (
     UpsertCounts,
     add_quarantined,
@@ -157,7 +158,7 @@ def ingest_chunks(
     area: BaseGeometry | None,
     store_res: int,
     progress: Progress | None = None,
-    bulk: bool = False,
+    bulk: int = 0,
 ) -> BatchSummary:
     """Map and store the chunks of one file as one batch, in one transaction.
 
@@ -178,7 +179,8 @@ def ingest_chunks(
     progress
         Called with the number of rows read so far after each chunk.
     bulk
-        A big load: on SpatiaLite the spatial index is rebuilt once at the end.
+        The rows expected of a big load (0 for a small one): when the table holds fewer, its
+        indexes are dropped and built once at the end.
 
     Returns
     -------
@@ -203,8 +205,8 @@ def ingest_chunks(
             content_sha256=sha256,
             profile=profile.name,
         )
-        table_name = "sites" if is_site else "events"
-        with deferred_spatial_index(session, table_name, enabled=bulk):
+        table = (Site if is_site else Event).__table__
+        with deferred_indexes(session, table, enabled=bulk and _few_rows(session, table, bulk)):
             for chunk in chunks:
                 mapped = map_rows(
                     chunk,
@@ -264,6 +266,20 @@ def ingest_chunks(
     )
     _run_hooks(engine, summary)
     return summary
+
+
+def _expected_rows(size: int, first: RawTable) -> int:
+    """Rough rows in a file of ``size`` bytes, from its width (about 8 bytes a field)."""
+    per_row = max(8 * max(len(first.frame.columns), 1), 1)
+    return max(size // per_row, len(first))
+
+
+def _few_rows(session: Session, table: Any, expected: int) -> bool:
+    """Whether ``table`` holds few rows next to a load of ``expected`` rows.
+
+    Rebuilding the indexes then costs less than maintaining them row by row.
+    """
+    return int(session.execute(select(func.count()).select_from(table)).scalar_one()) < expected
 
 
 def ingest_path(
@@ -350,5 +366,5 @@ def ingest_path(
         area=area,
         store_res=store_res,
         progress=progress,
-        bulk=len(first) >= min(BULK_ROWS, chunk_rows),
+        bulk=_expected_rows(info.size, first) if len(first) >= min(BULK_ROWS, chunk_rows) else 0,
     )
