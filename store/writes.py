@@ -174,3 +174,14 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def event_ids(*, session: Session, source_agency: str, external_ids: list[str]) -> dict[str, int]:
+    """Return the stored ids of one source's events by external id (the writer's own receipt)."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(external_ids):
+        stmt = select(Event.external_id, Event.id).where(
+            Event.source_agency == source_agency, Event.external_id.in_(chunk)
+        )
+        found.update(dict(session.execute(stmt).tuples().all()))
+    return found
