@@ -1,3 +1,6 @@
 """Thin Dash callbacks, grouped by panel; importing this package registers them."""
 
-from callbacks import map  # noqa: F401  (registers the map callbacks)
+from callbacks import (
+    map,  # noqa: F401  (registers the map callbacks)
+    upload,  # noqa: F401  (registers the upload panel callbacks)
+)

@@ -20,3 +20,15 @@ FILTER_STORE = "filter-store"
 def summary_count(layer: str) -> str:
     """Id of the summary count of one layer, e.g. ``summary-count-suspicious``."""
     return f"summary-count-{layer}"
+
+
+# Upload panel (issue #3): import a partner file, see the summary, download the quarantine.
+UPLOAD_FILE = "upload-file"
+UPLOAD_FILENAME = "upload-filename"
+UPLOAD_KIND = "upload-kind"
+UPLOAD_SOURCE = "upload-source"
+UPLOAD_BUTTON = "upload-button"
+UPLOAD_SUMMARY = "upload-summary"
+UPLOAD_BATCH = "upload-batch"
+UPLOAD_QUARANTINE_BUTTON = "upload-quarantine-button"
+UPLOAD_DOWNLOAD = "upload-download"
