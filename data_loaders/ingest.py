@@ -35,6 +35,7 @@ from store.writes import (
     add_quarantined,
     finish_batch,
     start_batch,
+    table_is_empty,
     upsert_events,
     upsert_sites,
 )
@@ -205,7 +206,10 @@ def ingest_chunks(
             content_sha256=sha256,
             profile=profile.name,
         )
-        table = (Site if is_site else Event).__table__
+        model = Site if is_site else Event
+        table = model.__table__
+        # A first load into an empty table skips the staging table (ids are unique in the file).
+        all_new = table_is_empty(session, model)
         with deferred_indexes(session, table, enabled=bulk and _few_rows(session, table, bulk)):
             for chunk in chunks:
                 mapped = map_rows(
@@ -218,7 +222,11 @@ def ingest_chunks(
                     seen=seen,
                 )
                 counts = upsert(
-                    session, mapped.good, source_agency=profile.source, batch_id=batch.id
+                    session,
+                    mapped.good,
+                    source_agency=profile.source,
+                    batch_id=batch.id,
+                    all_new=all_new,
                 )
                 quarantined += add_quarantined(session, batch_id=batch.id, rejects=mapped.rejects)
                 read += len(chunk)

@@ -13,7 +13,6 @@ dialect: the bulk path into a staging table is dialect-specific by nature (Postg
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 from collections.abc import Callable, Iterator
@@ -45,6 +44,7 @@ def staged_upsert(
     source_agency: str,
     batch_id: int,
     before_update: Callable[[list[int]], None] | None = None,
+    all_new: bool = False,
 ) -> tuple[int, int, int]:
     """Upsert ``frame`` (canonical rows with ``external_id`` and ``content_hash``) into ``table``.
 
@@ -60,6 +60,9 @@ def staged_upsert(
         Stamped on every row.
     before_update
         Called with the ids of the rows about to change, before they change (revisions).
+    all_new
+        The caller knows no row exists yet (the table was empty when the batch began and ids
+        are unique in the file): rows go straight into ``table``, without the staging table.
 
     Returns
     -------
@@ -71,11 +74,14 @@ def staged_upsert(
     conn = session.connection()
     dialect = conn.dialect.name
     columns = list(frame.columns)
+    if all_new:
+        _insert_direct(session, table, frame, source_agency=source_agency, batch_id=batch_id)
+        return len(frame), 0, 0
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE}")
     ddl = ", ".join(f"{c} {table.c[c].type.compile(dialect=conn.dialect)}" for c in columns)
     conn.exec_driver_sql(f"CREATE TEMP TABLE {_STAGE} ({ddl})")
     if dialect == "postgresql":
-        _copy_postgres(session, columns, frame)
+        _copy_postgres(session, _STAGE, frame)
         conn.exec_driver_sql(f"ANALYZE {_STAGE}")
     else:
         _insert_sqlite(session, columns, frame)
@@ -149,39 +155,57 @@ def _insert_sqlite(session: Session, columns: list[str], frame: pd.DataFrame) ->
     raw.cursor().executemany(f"INSERT INTO {_STAGE} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
-def _copy_escape(col: pd.Series) -> pd.Series:
-    """Escape text for COPY's text format (backslash, tab, newlines); PostgreSQL refuses NUL."""
-    s = col.astype(str)
-    for old, new in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\x00", "")):
-        s = s.str.replace(old, new, regex=False)
-    return s.where(col.notna(), None)
+def _insert_direct(
+    session: Session, table: Table, frame: pd.DataFrame, *, source_agency: str, batch_id: int
+) -> None:
+    """Rows known to be new: one bulk statement straight into ``table``."""
+    now = utcnow()
+    full = frame.assign(
+        source_agency=source_agency, batch_id=batch_id, created_at=now, updated_at=now
+    )
+    if session.connection().dialect.name == "postgresql":
+        lon = full["lon"].to_numpy(dtype=float).astype(str)
+        lat = full["lat"].to_numpy(dtype=float).astype(str)
+        full["geometry"] = "SRID=4326;POINT(" + pd.Series(lon) + " " + pd.Series(lat) + ")"
+        _copy_postgres(session, table.name, full)
+        return
+    columns = list(full.columns)
+    marks = ", ".join("?" * len(columns))
+    rows = list(_plain(full).itertuples(index=False, name=None))
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    lon_i, lat_i = columns.index("lon") + 1, columns.index("lat") + 1
+    raw.cursor().executemany(
+        f"INSERT INTO {table.name} ({', '.join(columns)}, geometry) "
+        f"VALUES ({marks}, MakePoint(?{lon_i}, ?{lat_i}, 4326))",
+        rows,
+    )
 
 
-def _copy_postgres(session: Session, columns: list[str], frame: pd.DataFrame) -> None:
+def _copy_postgres(session: Session, target: str, frame: pd.DataFrame) -> None:
+    """COPY ``frame`` into ``target`` as CSV (pandas' C writer quotes; NULL is an empty field).
+
+    Every text column here is either never empty or ``None`` where missing, so an unquoted empty
+    field means NULL without ambiguity. PostgreSQL refuses NUL characters in text: they go.
+    """
     out = frame.copy()
     for name in out.columns:
         col = out[name]
         if _is_time(col):
             out[name] = _time_text(col, "+00")
         elif col.dtype == object:
-            out[name] = _copy_escape(col)
+            text_ = col.astype(str)
+            nul = text_.str.contains("\x00", regex=False)
+            if nul.any():
+                out[name] = text_.str.replace("\x00", "", regex=False).where(col.notna(), None)
     buf = io.StringIO()
-    # NUL never occurs in escaped text, so it is a safe "no quoting" character.
-    out.to_csv(
-        buf,
-        sep="\t",
-        header=False,
-        index=False,
-        na_rep="\\N",
-        quoting=csv.QUOTE_NONE,
-        quotechar="\x00",
-        lineterminator="\n",
-    )
+    out.to_csv(buf, header=False, index=False, na_rep="", lineterminator="\n")
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
+    columns = ", ".join(out.columns)
     with (
         raw.cursor() as cur,
-        cur.copy(f"COPY {_STAGE} ({', '.join(columns)}) FROM STDIN") as copy,
+        cur.copy(f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
     ):
         copy.write(buf.getvalue())
 

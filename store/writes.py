@@ -97,21 +97,49 @@ def add_quarantined(session: Session, *, batch_id: int, rejects: pd.DataFrame) -
 
 
 def upsert_events(
-    session: Session, frame: pd.DataFrame, *, source_agency: str, batch_id: int
+    session: Session,
+    frame: pd.DataFrame,
+    *,
+    source_agency: str,
+    batch_id: int,
+    all_new: bool = False,
 ) -> UpsertCounts:
-    """Insert new events, update changed ones (keeping a revision), leave the rest alone."""
-    return _upsert(session, Event, frame, source_agency=source_agency, batch_id=batch_id)
+    """Insert new events, update changed ones (keeping a revision), leave the rest alone.
+
+    ``all_new`` says no row can exist yet (see :func:`store.bulk.staged_upsert`).
+    """
+    return _upsert(
+        session, Event, frame, source_agency=source_agency, batch_id=batch_id, all_new=all_new
+    )
 
 
 def upsert_sites(
-    session: Session, frame: pd.DataFrame, *, source_agency: str, batch_id: int
+    session: Session,
+    frame: pd.DataFrame,
+    *,
+    source_agency: str,
+    batch_id: int,
+    all_new: bool = False,
 ) -> UpsertCounts:
     """Insert new sites and update changed ones."""
-    return _upsert(session, Site, frame, source_agency=source_agency, batch_id=batch_id)
+    return _upsert(
+        session, Site, frame, source_agency=source_agency, batch_id=batch_id, all_new=all_new
+    )
+
+
+def table_is_empty(session: Session, model: Any) -> bool:
+    """Whether ``model``'s table has no row at all (cheap on any size)."""
+    return session.execute(select(model.id).limit(1)).first() is None
 
 
 def _upsert(
-    session: Session, model: Any, frame: pd.DataFrame, *, source_agency: str, batch_id: int
+    session: Session,
+    model: Any,
+    frame: pd.DataFrame,
+    *,
+    source_agency: str,
+    batch_id: int,
+    all_new: bool = False,
 ) -> UpsertCounts:
     if frame.empty:
         return UpsertCounts(0, 0, 0)
@@ -126,6 +154,7 @@ def _upsert(
         source_agency=source_agency,
         batch_id=batch_id,
         before_update=keep if model is Event else None,
+        all_new=all_new,
     )
     return UpsertCounts(new, changed, same)
 
