@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 _STAGE = "wf_stage"
 # Staged times on SQLite must match SQLAlchemy's DATETIME storage, "%Y-%m-%d %H:%M:%S.%f".
-_SQLITE_BULK_CACHE_KIB = 256 * 1024
+_SQLITE_BULK_CACHE_KIB = 128 * 1024
 _SQLITE_DEFAULT_CACHE = -2000  # SQLite's default: about 2 MiB
 
 
