@@ -22,10 +22,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from data_loaders.errors import ProfileError
+from data_loaders.prefetch import mapped_ahead
 from data_loaders.profiles import Profile
 from data_loaders.readers import CHUNK_ROWS, RawTable, inspect_file, iter_tables
 from data_loaders.recognize import auto_profile
-from data_loaders.validate import map_rows
+from data_loaders.validate import MappedRows, map_rows
 from store.base import utcnow
 from store.bulk import deferred_indexes
 from store.engine import session_scope
@@ -211,16 +212,22 @@ def ingest_chunks(
         # A first load into an empty table skips the staging table (ids are unique in the file).
         all_new = table_is_empty(session, model)
         with deferred_indexes(session, table, enabled=bulk and _few_rows(session, table, bulk)):
-            for chunk in chunks:
+            offset = [0]  # rows before the chunk being mapped (in the helper thread)
+
+            def mapping(chunk: RawTable) -> MappedRows:
                 mapped = map_rows(
                     chunk,
                     profile,
                     area=area,
                     store_res=store_res,
                     now=now,
-                    row_offset=read,
+                    row_offset=offset[0],
                     seen=seen,
                 )
+                offset[0] += len(chunk)
+                return mapped
+
+            for chunk, mapped in mapped_ahead(chunks, mapping):
                 counts = upsert(
                     session,
                     mapped.good,

@@ -159,11 +159,13 @@ def _insert_direct(
     session: Session, table: Table, frame: pd.DataFrame, *, source_agency: str, batch_id: int
 ) -> None:
     """Rows known to be new: one bulk statement straight into ``table``."""
-    now = utcnow()
+    postgres = session.connection().dialect.name == "postgresql"
+    # One timestamp for the whole chunk, formatted once rather than per row.
+    stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f") + ("+00" if postgres else "")
     full = frame.assign(
-        source_agency=source_agency, batch_id=batch_id, created_at=now, updated_at=now
+        source_agency=source_agency, batch_id=batch_id, created_at=stamp, updated_at=stamp
     )
-    if session.connection().dialect.name == "postgresql":
+    if postgres:
         lon = full["lon"].to_numpy(dtype=float).astype(str)
         lat = full["lat"].to_numpy(dtype=float).astype(str)
         full["geometry"] = "SRID=4326;POINT(" + pd.Series(lon) + " " + pd.Series(lat) + ")"
