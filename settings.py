@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     # Most points sent to the browser per point layer; beyond that the hex layer tells the story.
     max_points: int = 20_000
     # Rows read, validated and written per step of an import: bounds memory whatever the file.
-    ingest_chunk_rows: int = Field(default=100_000, ge=1)
+    ingest_chunk_rows: int = Field(default=50_000, ge=1)
     # Largest body the partner API accepts (bytes); larger requests get 413.
     api_max_body_bytes: int = Field(default=5_000_000, ge=1)
 

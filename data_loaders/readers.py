@@ -28,8 +28,8 @@ from data_loaders.errors import IngestError
 SPATIAL_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".shp", ".kml", ".kmz", ".fgb"}
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
 _SNIFF_BYTES = 64 * 1024
-# Rows per chunk: bounds memory whatever the file size (about 100-200 MB per chunk at most).
-CHUNK_ROWS = 100_000
+# Rows per chunk: bounds memory whatever the file size (two chunks are in flight at most).
+CHUNK_ROWS = 50_000
 _SKIPPED = re.compile(r"Skipping line (\d+): (.*)")
 
 
