@@ -90,10 +90,14 @@ def _to_datetime(s: pd.Series, fmt: str | None, *, utc: bool) -> pd.Series:
 def parse_numbers(values: pd.Series) -> FloatArray:
     """Parse decimal numbers (also with a decimal comma, ``42,30``); ``NaN`` where not a number."""
     s = values.astype(str).str.strip()
-    comma = s.str.fullmatch(r"[-+]?\d+,\d+")
-    if comma.any():
-        s = s.where(~comma, s.str.replace(",", ".", regex=False))
-    return _exact_floats(s)
+    out = _exact_floats(s)
+    failed = np.isnan(out)
+    if failed.any():  # only the values that failed: try a decimal comma
+        part = s[failed]
+        comma = part.str.fullmatch(r"[-+]?\d+,\d+")
+        if comma.any():
+            out[failed] = _exact_floats(part.where(~comma, part.str.replace(",", ".", regex=False)))
+    return out
 
 
 def _exact_floats(s: pd.Series) -> FloatArray:
