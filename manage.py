@@ -86,6 +86,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         source=args.source,
         profile=args.profile,
         timezone=args.timezone,
+        time_format=args.time_format,
         overrides=overrides,
         sector=args.sector,
         crs=args.crs,
@@ -162,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--source", required=True, help="the source agency, e.g. BPD")
     ing.add_argument("--profile", help="a mapping profile: a YAML file or a shipped name")
     ing.add_argument("--timezone", default=None, help="zone of naive times (the center's)")
+    ing.add_argument(
+        "--time-format", help="strftime format of every time, e.g. %%d/%%m/%%Y %%H:%%M"
+    )
     ing.add_argument("--crs", help="CRS of a spatial file without one, e.g. EPSG:26986")
     ing.add_argument("--sector", help="DHS sector of every site (files without a sector column)")
     for flag in _COLUMN_FLAGS:

@@ -43,6 +43,7 @@ def run_ingest(
     source: str,
     profile: str | None = None,
     timezone: str | None = None,
+    time_format: str | None = None,
     overrides: dict[str, str] | None = None,
     sector: str | None = None,
     crs: str | None = None,
@@ -61,6 +62,8 @@ def run_ingest(
     chosen = choose_profile(p, kind=kind, source=source, profile=profile, crs=crs)
     if chosen is not None and timezone:
         chosen = chosen.model_copy(update={"timezone": timezone})
+    if chosen is not None and time_format:
+        chosen = chosen.model_copy(update={"time_format": time_format})
     area = load_area(str(settings.area_path)) if use_area and settings.area_path else None
     size = p.stat().st_size if p.is_file() else 0
     progress = ProgressLine(p.name, size) if show_progress else None
@@ -76,6 +79,7 @@ def run_ingest(
             timezone=timezone or settings.timezone,
             overrides=overrides,
             sector=sector,
+            time_format=time_format,
             crs=crs,
             progress=progress,
             chunk_rows=settings.ingest_chunk_rows,

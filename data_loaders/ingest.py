@@ -310,6 +310,7 @@ def ingest_path(
     timezone: str = "America/New_York",
     overrides: dict[str, str] | None = None,
     sector: str | None = None,
+    time_format: str | None = None,
     crs: str | None = None,
     progress: Progress | None = None,
     origin: str | None = None,
@@ -330,6 +331,8 @@ def ingest_path(
         The area of responsibility and the stored H3 resolution.
     skip_if_loaded
         Skip a file already loaded whole under the same profile.
+    time_format
+        A ``strftime`` format every time follows (else each is recognised).
     crs
         CRS of a spatial file that does not state one.
     progress
@@ -372,6 +375,8 @@ def ingest_path(
             overrides=overrides,
             sector=sector,
         )
+        if time_format:
+            profile = profile.model_copy(update={"time_format": time_format})
     return ingest_chunks(
         engine,
         itertools.chain([first], chunks),

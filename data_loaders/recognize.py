@@ -50,6 +50,8 @@ NAMES: dict[str, tuple[str, ...]] = {
         "incidentdate",
         "incidenttime",
         "timestamp",
+        "when",
+        "occurrence",
         "time",
         "date",
     ),
@@ -191,6 +193,7 @@ def guess_columns(
         take("reported_at", col)
     if "occurred_at" not in found and "reported_at" in found:
         found["occurred_at"] = found["reported_at"]
+
     for field in ("external_id", "category", "description", "location_text"):
         if col := _find(columns, field, taken):
             take(field, col)
@@ -241,6 +244,12 @@ def auto_profile(
                 if other not in given:
                     columns.pop(other, None)
         columns[field] = column
+    if kind != "site" and "occurred_at" not in columns:
+        raise ProfileError(
+            "no time column found: name it (occurred..., datetime, timestamp, date, or a date "
+            "and a time column) or give --time-column; the file has the columns "
+            f"{list(table.frame.columns)}"
+        )
     spec: dict[str, Any] = {
         "name": f"auto:{source}",
         "source": source,

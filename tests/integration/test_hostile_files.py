@@ -108,6 +108,12 @@ def test_unrecognisable_columns_say_what_the_file_has(tmp_path: Path, run: Run) 
     _events().to_csv(path, index=False, sep=" ")  # a delimiter the sniffer is not offered
     rc, _, err = run(path)
     assert rc == 1 and "no position found" in err and "the file has the columns" in err
+    no_time = tmp_path / "no_time.csv"
+    _events().rename(columns={"occurred": "stamp"}).to_csv(no_time, index=False)
+    rc, _, err = run(no_time)
+    assert rc == 1 and "no time column found" in err
+    rc, payload, _ = run(no_time, "--time-column", "stamp")
+    assert rc == 0 and payload["inserted"] == N
 
 
 def test_delimiters_bom_and_latin1_all_read(tmp_path: Path, run: Run, db: str) -> None:
