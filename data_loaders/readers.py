@@ -155,7 +155,24 @@ def iter_tables(
     if p.suffix.lower() in TEXT_SUFFIXES:
         yield from _read_delimited(p, info, chunk_rows)
     else:
-        table = _read_spatial(p, crs)
+        yield from _read_spatial_pages(p, crs, chunk_rows)
+
+
+# Formats GDAL pages through cheaply (random access by feature index); others are read whole,
+# as GDAL itself loads a GeoJSON or KML file whole anyway.
+_PAGED_SUFFIXES = {".gpkg", ".fgb", ".shp", ".zip"}
+
+
+def _read_spatial_pages(path: Path, crs: str | None, chunk_rows: int) -> Iterator[RawTable]:
+    source = _spatial_source(path)
+    total = None
+    if path.suffix.lower() in _PAGED_SUFFIXES:
+        try:
+            total = int(pyogrio.read_info(source)["features"])
+        except Exception:  # unreadable: the read below says why
+            total = None
+    if total is None or total <= chunk_rows:
+        table = _read_spatial(path, crs)
         for start in range(0, max(len(table), 1), chunk_rows):
             part = slice(start, start + chunk_rows)
             yield RawTable(
@@ -163,6 +180,9 @@ def iter_tables(
                 lon=None if table.lon is None else table.lon[part],
                 lat=None if table.lat is None else table.lat[part],
             )
+        return
+    for start in range(0, total, chunk_rows):
+        yield _read_spatial(path, crs, skip=start, limit=chunk_rows)
 
 
 def _sniff_delimiter(path: Path, encoding: str) -> str:
@@ -228,17 +248,23 @@ def _with_malformed(chunk: pd.DataFrame, caught: list[warnings.WarningMessage]) 
     return RawTable(frame=pd.concat([frame, extra], ignore_index=True), malformed=malformed)
 
 
-def _read_spatial(path: Path, crs: str | None) -> RawTable:
-    source: str | Path = path
-    if path.suffix.lower() == ".kmz":  # a KMZ is a zipped KML (doc.kml by convention)
-        try:
-            with zipfile.ZipFile(path) as zf:
-                inner = next(n for n in zf.namelist() if n.lower().endswith(".kml"))
-        except (zipfile.BadZipFile, StopIteration) as exc:
-            raise IngestError(f"{path.name} is not a KMZ (a zip holding a .kml file)") from exc
-        source = f"/vsizip/{path}/{inner}"
+def _spatial_source(path: Path) -> str | Path:
+    if path.suffix.lower() != ".kmz":
+        return path
+    try:  # a KMZ is a zipped KML (doc.kml by convention)
+        with zipfile.ZipFile(path) as zf:
+            inner = next(n for n in zf.namelist() if n.lower().endswith(".kml"))
+    except (zipfile.BadZipFile, StopIteration) as exc:
+        raise IngestError(f"{path.name} is not a KMZ (a zip holding a .kml file)") from exc
+    return f"/vsizip/{path}/{inner}"
+
+
+def _read_spatial(
+    path: Path, crs: str | None, *, skip: int = 0, limit: int | None = None
+) -> RawTable:
+    source = _spatial_source(path)
     try:
-        gdf = pyogrio.read_dataframe(source)
+        gdf = pyogrio.read_dataframe(source, skip_features=skip, max_features=limit)
     except Exception as exc:  # pyogrio raises several DataSourceError/DataLayerError kinds
         raise IngestError(f"{path.name}: GDAL cannot read it: {exc}") from exc
     if gdf.crs is None:

@@ -327,3 +327,15 @@ def test_sites_go_in_with_a_sector(tmp_path: Path, run: Run, db: str) -> None:
         ("Pump A", 1, "Water and Wastewater Systems"),
         ("Pump B", 2, "Water and Wastewater Systems"),
     ]
+
+
+def test_big_spatial_files_are_read_in_pages(tmp_path: Path) -> None:
+    from data_loaders.readers import iter_tables
+
+    gpkg = tmp_path / "many.gpkg"
+    _gdf(25).to_file(gpkg, driver="GPKG")
+    pages = list(iter_tables(gpkg, chunk_rows=10))
+    assert [len(p) for p in pages] == [10, 10, 5]
+    whole = next(iter_tables(gpkg, chunk_rows=100))
+    assert pd.concat([p.frame for p in pages], ignore_index=True).equals(whole.frame)
+    assert np.array_equal(np.concatenate([p.lon for p in pages]), whole.lon)
