@@ -42,6 +42,10 @@ def test_geometry_columns_are_registered_with_spatial_index(engine: Engine) -> N
             assert rows == [(1,)]
         else:
             rows = conn.execute(
-                text("SELECT srid, type FROM geometry_columns WHERE f_table_name='events'")
+                text(
+                    # Only this test's schema: other schemas of the shared database may exist.
+                    "SELECT srid, type FROM geometry_columns WHERE f_table_name='events' "
+                    "AND f_table_schema = current_schema()"
+                )
             ).all()
             assert rows == [(4326, "POINT")]
