@@ -49,6 +49,7 @@ def run_ingest(
     crs: str | None = None,
     use_area: bool = True,
     show_progress: bool = True,
+    migrate: bool = True,
 ) -> tuple[BatchSummary, str]:
     """Import ``path`` and return its summary with a human-readable text of it.
 
@@ -58,7 +59,8 @@ def run_ingest(
         With a message for the user when the file cannot be imported at all.
     """
     p = Path(path)
-    upgrade(engine)
+    if migrate:  # the command line may meet a fresh database; the running app has migrated
+        upgrade(engine)
     chosen = choose_profile(p, kind=kind, source=source, profile=profile, crs=crs)
     if chosen is not None and timezone:
         chosen = chosen.model_copy(update={"timezone": timezone})

@@ -47,7 +47,7 @@ def ingest_upload(
         path = Path(tmp) / Path(filename).name
         path.write_bytes(data)
         summary, _ = run_ingest(
-            engine, settings, path, kind=kind, source=source, show_progress=False
+            engine, settings, path, kind=kind, source=source, show_progress=False, migrate=False
         )
     return summary
 
