@@ -14,6 +14,7 @@ import flask
 from dash import Dash
 
 from callbacks._context import SETTINGS_KEY
+from data_loaders.api import register_api
 from settings import PROJECT_ROOT, Settings, get_settings
 from store.engine import backend_name, get_engine, session_scope
 from store.migrate import schema_version
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     app.server.config[SETTINGS_KEY] = settings
     app.layout = shell.layout(settings)
     app.server.add_url_rule("/healthz", "healthz", _healthz)
+    register_api(app.server, settings)
     import callbacks  # noqa: F401  (module-level dash.callback registrations)
 
     return app

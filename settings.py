@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     )
     detect_tier_factor: dict[int, float] = Field(default_factory=lambda: dict(DEFAULT_TIER_FACTOR))
     detect_default_radius_m: float = DEFAULT_RADIUS_M
+    # Rows read, validated and written per step of an import: bounds memory whatever the file.
+    ingest_chunk_rows: int = Field(default=50_000, ge=1)
+    # Largest body the partner API accepts (bytes); larger requests get 413.
+    api_max_body_bytes: int = Field(default=5_000_000, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -3,4 +3,5 @@
 from callbacks import (
     flags,  # noqa: F401  (registers the follow-up queue callbacks)
     map,  # noqa: F401  (registers the map callbacks)
+    upload,  # noqa: F401  (registers the upload panel callbacks)
 )

@@ -1,41 +1,58 @@
-"""Batched, idempotent ingest: one file is one batch is one transaction.
+"""Batched, idempotent ingest: one file is one batch is one transaction, read in chunks.
 
 ``read == inserted + updated + unchanged + quarantined`` for every batch. A crash or kill before
 the commit leaves nothing of the batch behind; running the same command again finishes the job.
+Code that must react to new data (detection, caches) registers with :func:`on_ingested`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import time
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
+from data_loaders.errors import ProfileError
+from data_loaders.prefetch import mapped_ahead
 from data_loaders.profiles import Profile
-from data_loaders.readers import RawTable, read_table
-from data_loaders.validate import map_rows
+from data_loaders.readers import CHUNK_ROWS, RawTable, inspect_file, iter_tables
+from data_loaders.recognize import auto_profile
+from data_loaders.validate import MappedRows, map_rows
 from store.base import utcnow
+from store.bulk import deferred_indexes
 from store.engine import session_scope
-from store.models import IngestBatch
+from store.models import Event, IngestBatch, Site
 from store.writes import (
+    UpsertCounts,
     add_quarantined,
     finish_batch,
     start_batch,
+    table_is_empty,
     upsert_events,
     upsert_sites,
 )
 
 logger = logging.getLogger(__name__)
+# A first chunk this full marks a bulk load (SpatiaLite then rebuilds its R*Tree once at the end).
+BULK_ROWS = 50_000
 
 
 @dataclass(frozen=True)
 class BatchSummary:
-    """What one import did; the counts add up to ``rows_read``."""
+    """What one import did; the counts add up to ``rows_read``.
+
+    ``notes`` counts what was repaired rather than refused (e.g. swapped coordinates fixed);
+    ``unmapped`` the source categories no crosswalk knows (kept as given).
+    """
 
     batch_id: int | None
     source: str
@@ -49,10 +66,51 @@ class BatchSummary:
     reasons: dict[str, int] = field(default_factory=dict)
     already_loaded: bool = False
     seconds: float = 0.0
+    notes: dict[str, int] = field(default_factory=dict)
+    unmapped: dict[str, int] = field(default_factory=dict)
+    profile: str = ""
+    columns: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as a JSON-ready dict."""
         return asdict(self)
+
+
+IngestHook = Callable[[Engine, BatchSummary], None]
+# Called after every committed batch (file, upload or API call), in registration order.
+_HOOKS: list[IngestHook] = []
+Progress = Callable[[int], None]
+
+
+def on_ingested(hook: IngestHook) -> IngestHook:
+    """Register ``hook(engine, summary)`` to run after every committed ingest batch.
+
+    Hooks run after the commit, in the importing process; an exception in a hook is logged and
+    never undoes the batch. Usable as a decorator; returns ``hook``.
+
+    Examples
+    --------
+    >>> from data_loaders.ingest import on_ingested, remove_hook
+    >>> seen = []
+    >>> hook = on_ingested(lambda engine, summary: seen.append(summary.batch_id))
+    >>> remove_hook(hook)
+    """
+    _HOOKS.append(hook)
+    return hook
+
+
+def remove_hook(hook: IngestHook) -> None:
+    """Unregister a hook added with :func:`on_ingested` (no error if absent)."""
+    if hook in _HOOKS:
+        _HOOKS.remove(hook)
+
+
+def _run_hooks(engine: Engine, summary: BatchSummary) -> None:
+    for hook in list(_HOOKS):
+        try:
+            hook(engine, summary)
+        except Exception:  # a hook never undoes a committed batch
+            logger.exception("ingest hook %r failed for batch %s", hook, summary.batch_id)
 
 
 def file_sha256(path: Path) -> str:
@@ -87,9 +145,59 @@ def ingest_table(
     store_res: int,
 ) -> BatchSummary:
     """Map ``table`` through ``profile`` and store it as one batch, in one transaction."""
+    return ingest_chunks(
+        engine, [table], profile, origin=origin, sha256=sha256, area=area, store_res=store_res
+    )
+
+
+def ingest_chunks(
+    engine: Engine,
+    chunks: Iterable[RawTable],
+    profile: Profile,
+    *,
+    origin: str,
+    sha256: str | None,
+    area: BaseGeometry | None,
+    store_res: int,
+    progress: Progress | None = None,
+    bulk: int = 0,
+) -> BatchSummary:
+    """Map and store the chunks of one file as one batch, in one transaction.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    chunks
+        The file's rows, chunk by chunk (memory stays bounded by one chunk).
+    profile
+        The mapping profile.
+    origin, sha256
+        The file's name and hash, kept on the batch.
+    area
+        The area of responsibility, or ``None``.
+    store_res
+        H3 resolution of the stored cells.
+    progress
+        Called with the number of rows read so far after each chunk.
+    bulk
+        The rows expected of a big load (0 for a small one): when the table holds fewer, its
+        indexes are dropped and built once at the end.
+
+    Returns
+    -------
+    BatchSummary
+        The counts; they add up to ``rows_read``.
+    """
     started = time.perf_counter()
-    mapped = map_rows(table, profile, area=area, store_res=store_res, now=utcnow())
-    kind = "site" if profile.kind == "site" else "event"
+    is_site = profile.kind == "site"
+    upsert = upsert_sites if is_site else upsert_events
+    now = utcnow()
+    read = inserted = updated = unchanged = quarantined = 0
+    reasons: Counter[str] = Counter()
+    notes: Counter[str] = Counter()
+    unmapped: Counter[str] = Counter()
+    seen: set[str] = set()
     with session_scope(engine) as session:
         batch = start_batch(
             session,
@@ -99,23 +207,63 @@ def ingest_table(
             content_sha256=sha256,
             profile=profile.name,
         )
-        upsert = upsert_sites if kind == "site" else upsert_events
-        counts = upsert(session, mapped.good, source_agency=profile.source, batch_id=batch.id)
-        quarantined = add_quarantined(session, batch_id=batch.id, rejects=mapped.rejects)
-        finish_batch(session, batch, rows_read=len(table), counts=counts, quarantined=quarantined)
+        model = Site if is_site else Event
+        table = model.__table__
+        # A first load into an empty table skips the staging table (ids are unique in the file).
+        all_new = table_is_empty(session, model)
+        with deferred_indexes(session, table, enabled=bulk and _few_rows(session, table, bulk)):
+            offset = [0]  # rows before the chunk being mapped (in the helper thread)
+
+            def mapping(chunk: RawTable) -> MappedRows:
+                mapped = map_rows(
+                    chunk,
+                    profile,
+                    area=area,
+                    store_res=store_res,
+                    now=now,
+                    row_offset=offset[0],
+                    seen=seen,
+                )
+                offset[0] += len(chunk)
+                return mapped
+
+            for chunk, mapped in mapped_ahead(chunks, mapping):
+                counts = upsert(
+                    session,
+                    mapped.good,
+                    source_agency=profile.source,
+                    batch_id=batch.id,
+                    all_new=all_new,
+                )
+                quarantined += add_quarantined(session, batch_id=batch.id, rejects=mapped.rejects)
+                read += len(chunk)
+                inserted += counts.inserted
+                updated += counts.updated
+                unchanged += counts.unchanged
+                reasons.update(mapped.reason_counts)
+                notes.update(mapped.notes)
+                unmapped.update(mapped.unmapped)
+                if progress is not None:
+                    progress(read)
+        totals = UpsertCounts(inserted, updated, unchanged)
+        finish_batch(session, batch, rows_read=read, counts=totals, quarantined=quarantined)
         batch_id = batch.id
     summary = BatchSummary(
         batch_id=batch_id,
         source=profile.source,
         kind=profile.kind,
         origin=origin,
-        rows_read=len(table),
-        inserted=counts.inserted,
-        updated=counts.updated,
-        unchanged=counts.unchanged,
+        rows_read=read,
+        inserted=inserted,
+        updated=updated,
+        unchanged=unchanged,
         quarantined=quarantined,
-        reasons=mapped.reason_counts,
+        reasons=dict(reasons),
         seconds=round(time.perf_counter() - started, 3),
+        notes=dict(notes),
+        unmapped=dict(unmapped.most_common(50)),
+        profile=profile.name,
+        columns=dict(profile.columns),
     )
     logger.info(
         "batch %s %s/%s from %s: read %d, inserted %d, updated %d, unchanged %d, "
@@ -131,29 +279,112 @@ def ingest_table(
         summary.quarantined,
         summary.seconds,
     )
+    _run_hooks(engine, summary)
     return summary
+
+
+def _expected_rows(size: int, first: RawTable) -> int:
+    """Rough rows in a file of ``size`` bytes, from its width (about 8 bytes a field)."""
+    per_row = max(8 * max(len(first.frame.columns), 1), 1)
+    return max(size // per_row, len(first))
+
+
+def _few_rows(session: Session, table: Any, expected: int) -> bool:
+    """Whether ``table`` holds few rows next to a load of ``expected`` rows.
+
+    Rebuilding the indexes then costs less than maintaining them row by row.
+    """
+    return int(session.execute(select(func.count()).select_from(table)).scalar_one()) < expected
 
 
 def ingest_path(
     engine: Engine,
     path: str | Path,
-    profile: Profile,
+    profile: Profile | None,
     *,
     area: BaseGeometry | None,
     store_res: int,
     skip_if_loaded: bool = False,
+    kind: str | None = None,
+    source: str | None = None,
+    timezone: str = "America/New_York",
+    overrides: dict[str, str] | None = None,
+    sector: str | None = None,
+    time_format: str | None = None,
+    crs: str | None = None,
+    progress: Progress | None = None,
+    origin: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> BatchSummary:
-    """Read ``path`` and ingest it as one batch; optionally skip a file already loaded whole."""
+    """Read ``path`` in chunks and ingest it as one batch.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    path
+        The file (CSV/TSV, GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ).
+    profile
+        The mapping profile, or ``None`` to recognise the columns (then ``kind`` and ``source``
+        are required; ``timezone``, ``overrides`` and ``sector`` refine the guess).
+    area, store_res
+        The area of responsibility and the stored H3 resolution.
+    skip_if_loaded
+        Skip a file already loaded whole under the same profile.
+    time_format
+        A ``strftime`` format every time follows (else each is recognised).
+    crs
+        CRS of a spatial file that does not state one.
+    progress
+        Called with the rows read so far.
+    origin
+        The name kept on the batch (default: the file's name).
+    chunk_rows
+        Rows per chunk (memory bound).
+
+    Raises
+    ------
+    IngestError
+        When the file cannot be read at all, or its columns cannot be mapped.
+    """
     p = Path(path)
-    sha = file_sha256(p) if p.is_file() else None
-    if (
-        skip_if_loaded
-        and sha
-        and already_loaded(engine, source=profile.source, profile=profile.name, sha256=sha)
-    ):
-        logger.info("%s already loaded with profile %s: skipped", p.name, profile.name)
-        return BatchSummary(None, profile.source, profile.kind, p.name, 0, 0, 0, 0, 0, {}, True)
-    table = read_table(p)
-    return ingest_table(
-        engine, table, profile, origin=p.name, sha256=sha, area=area, store_res=store_res
+    info = inspect_file(p)
+    origin = origin or p.name
+    if profile is not None:
+        if kind is not None and kind != profile.kind and profile.kind != "mixed":
+            raise ProfileError(f"profile {profile.name} is for kind {profile.kind!r}, not {kind!r}")
+        if source is not None and source != profile.source:
+            profile = profile.model_copy(update={"source": source})
+        if overrides:
+            profile = profile.model_copy(update={"columns": {**profile.columns, **overrides}})
+        if skip_if_loaded and already_loaded(
+            engine, source=profile.source, profile=profile.name, sha256=info.sha256
+        ):
+            logger.info("%s already loaded with profile %s: skipped", p.name, profile.name)
+            return BatchSummary(None, profile.source, profile.kind, origin, 0, 0, 0, 0, 0, {}, True)
+    chunks = iter_tables(p, info=info, crs=crs, chunk_rows=chunk_rows)
+    first = next(chunks)
+    if profile is None:
+        if kind is None or source is None:
+            raise ProfileError("without a profile, give the kind and the source agency")
+        profile = auto_profile(
+            first,
+            kind=kind,
+            source=source,
+            timezone=timezone,
+            overrides=overrides,
+            sector=sector,
+        )
+        if time_format:
+            profile = profile.model_copy(update={"time_format": time_format})
+    return ingest_chunks(
+        engine,
+        itertools.chain([first], chunks),
+        profile,
+        origin=origin,
+        sha256=info.sha256,
+        area=area,
+        store_res=store_res,
+        progress=progress,
+        bulk=_expected_rows(info.size, first) if len(first) >= min(BULK_ROWS, chunk_rows) else 0,
     )

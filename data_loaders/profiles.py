@@ -115,7 +115,10 @@ class Profile(BaseModel):
     description: str = ""
     timezone: str = "America/New_York"
     time_format: str | None = None
-    # canonical field -> source column, or several columns joined (ids) / combined (date + time)
+    # canonical field -> source column, or several columns joined (ids) / combined (date + time).
+    # Fields: external_id, occurred_at, reported_at, category, description, location_text,
+    # name, address, and the position as lat + lon, or location ("(42.3, -71.1)"), or geometry
+    # (WKT or GeoJSON text); spatial files need none of the three.
     columns: dict[str, str | list[str]]
     suspicious_categories: dict[str, str] = {}
     category_map: dict[str, str] = {}
@@ -125,6 +128,9 @@ class Profile(BaseModel):
     tier: RuleSet | None = None
     subtype: RuleSet | None = None
     exclude: list[Exclusion] = []
+    # Suspected swapped latitude/longitude: swap them back (counted in the summary's notes),
+    # or quarantine the row.
+    swapped_coordinates: Literal["fix", "quarantine"] = "fix"
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
@@ -166,3 +172,29 @@ def load_profile(path: str | Path) -> Profile:
         return Profile.model_validate(data)
     except ValidationError as exc:
         raise ProfileError(f"mapping profile {p} is invalid:\n{exc}") from exc
+
+
+def shipped_profiles() -> list[Profile]:
+    """Return every profile shipped in ``data_loaders/profiles/``."""
+    return [load_profile(p) for p in sorted(PROFILE_DIR.glob("*.yaml"))]
+
+
+def matching_profile(source: str, kind: str, columns: list[str]) -> Profile | None:
+    """Return the shipped profile for ``source`` whose columns the file has, if exactly one fits.
+
+    ``kind`` must be the profile's kind (a ``mixed`` profile fits ``suspicious`` and ``incident``).
+    """
+    have = set(columns)
+    fits = []
+    for profile in shipped_profiles():
+        kinds = {"suspicious", "incident"} if profile.kind == "mixed" else {profile.kind}
+        if profile.source.upper() != source.upper() or kind not in kinds:
+            continue
+        wanted = {
+            c
+            for spec in profile.columns.values()
+            for c in ([spec] if isinstance(spec, str) else spec)
+        }
+        if wanted <= have:
+            fits.append(profile)
+    return fits[0] if len(fits) == 1 else None

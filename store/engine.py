@@ -60,6 +60,8 @@ def _on_sqlite_connect(spatialite_path: str) -> Any:
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA busy_timeout = 30000")
+        # Temporary tables (the ingest staging table) and index-build sorts stay in memory.
+        cur.execute("PRAGMA temp_store = MEMORY")
         if cur.execute("SELECT CheckSpatialMetaData()").fetchone()[0] == 0:
             # A new file: create SpatiaLite's metadata tables with the WGS84 family of SRIDs.
             cur.execute("SELECT InitSpatialMetaData(1, 'WGS84')")

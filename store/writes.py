@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from store.base import utcnow
+from store.bulk import staged_upsert
 from store.models import Area, Event, EventRevision, IngestBatch, QuarantinedRow, Site
 
 # Bound parameters per statement stay well under SQLite's limit.
@@ -96,67 +97,66 @@ def add_quarantined(session: Session, *, batch_id: int, rejects: pd.DataFrame) -
 
 
 def upsert_events(
-    session: Session, frame: pd.DataFrame, *, source_agency: str, batch_id: int
+    session: Session,
+    frame: pd.DataFrame,
+    *,
+    source_agency: str,
+    batch_id: int,
+    all_new: bool = False,
 ) -> UpsertCounts:
-    """Insert new events, update changed ones (keeping a revision), leave the rest alone."""
-    return _upsert(session, Event, frame, source_agency=source_agency, batch_id=batch_id)
+    """Insert new events, update changed ones (keeping a revision), leave the rest alone.
+
+    ``all_new`` says no row can exist yet (see :func:`store.bulk.staged_upsert`).
+    """
+    return _upsert(
+        session, Event, frame, source_agency=source_agency, batch_id=batch_id, all_new=all_new
+    )
 
 
 def upsert_sites(
-    session: Session, frame: pd.DataFrame, *, source_agency: str, batch_id: int
+    session: Session,
+    frame: pd.DataFrame,
+    *,
+    source_agency: str,
+    batch_id: int,
+    all_new: bool = False,
 ) -> UpsertCounts:
     """Insert new sites and update changed ones."""
-    return _upsert(session, Site, frame, source_agency=source_agency, batch_id=batch_id)
+    return _upsert(
+        session, Site, frame, source_agency=source_agency, batch_id=batch_id, all_new=all_new
+    )
+
+
+def table_is_empty(session: Session, model: Any) -> bool:
+    """Whether ``model``'s table has no row at all (cheap on any size)."""
+    return session.execute(select(model.id).limit(1)).first() is None
 
 
 def _upsert(
-    session: Session, model: Any, frame: pd.DataFrame, *, source_agency: str, batch_id: int
+    session: Session,
+    model: Any,
+    frame: pd.DataFrame,
+    *,
+    source_agency: str,
+    batch_id: int,
+    all_new: bool = False,
 ) -> UpsertCounts:
     if frame.empty:
         return UpsertCounts(0, 0, 0)
-    ids = frame["external_id"].astype(str).tolist()
-    existing: dict[str, tuple[int, str]] = {}
-    for chunk in _chunks(ids):
-        stmt = select(model.external_id, model.id, model.content_hash).where(
-            model.source_agency == source_agency, model.external_id.in_(chunk)
-        )
-        existing.update({ext: (pk, h) for ext, pk, h in session.execute(stmt)})
-    known = frame["external_id"].map(lambda e: existing.get(e, (None, None)))
-    old_hash = known.str[1]
-    is_new = old_hash.isna().to_numpy()
-    is_changed = ~is_new & (old_hash != frame["content_hash"]).to_numpy()
 
-    now = utcnow()
-    fresh = frame[is_new].copy()
-    if not fresh.empty:
-        fresh["geometry"] = _ewkt(fresh)
-        rows = _records(fresh)
-        for row in rows:
-            row.update(
-                source_agency=source_agency, batch_id=batch_id, created_at=now, updated_at=now
-            )
-        session.execute(insert(model), rows)
+    def keep(ids: list[int]) -> None:
+        _keep_revisions(session, ids, batch_id=batch_id, now=utcnow())
 
-    changed = frame[is_changed].copy()
-    if not changed.empty:
-        changed["id"] = known[is_changed].str[0].astype("int64")
-        if model is Event:
-            _keep_revisions(session, changed["id"].tolist(), batch_id=batch_id, now=now)
-        changed["geometry"] = _ewkt(changed)
-        rows = _records(changed.drop(columns=["external_id"]))
-        for row in rows:
-            row.update(batch_id=batch_id, updated_at=now)
-        session.execute(update(model), rows)
-    n_new, n_changed = int(is_new.sum()), int(is_changed.sum())
-    return UpsertCounts(n_new, n_changed, len(frame) - n_new - n_changed)
-
-
-def _ewkt(frame: pd.DataFrame) -> list[str]:
-    lon = frame["lon"].to_numpy(dtype=float)
-    lat = frame["lat"].to_numpy(dtype=float)
-    return [
-        f"SRID=4326;POINT({x!r} {y!r})" for x, y in zip(lon.tolist(), lat.tolist(), strict=True)
-    ]
+    new, changed, same = staged_upsert(
+        session,
+        model.__table__,
+        frame,
+        source_agency=source_agency,
+        batch_id=batch_id,
+        before_update=keep if model is Event else None,
+        all_new=all_new,
+    )
+    return UpsertCounts(new, changed, same)
 
 
 _REVISION_FIELDS = (
@@ -203,6 +203,17 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def event_ids(*, session: Session, source_agency: str, external_ids: list[str]) -> dict[str, int]:
+    """Return the stored ids of one source's events by external id (the writer's own receipt)."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(external_ids):
+        stmt = select(Event.external_id, Event.id).where(
+            Event.source_agency == source_agency, Event.external_id.in_(chunk)
+        )
+        found.update(dict(session.execute(stmt).tuples().all()))
+    return found
 
 
 def upsert_area(session: Session, values: dict[str, Any]) -> tuple[int, bool]:

@@ -6,7 +6,7 @@ from dash import dcc, html
 
 from layers.registry import DEFAULT_VISIBLE, LAYERS
 from settings import Settings
-from ui import flags_queue, ids
+from ui import flags_queue, ids, upload
 
 WINDOW_OPTIONS = [
     {"label": "Last 24 h", "value": "24h"},
@@ -51,6 +51,7 @@ def _controls(settings: Settings) -> html.Div:
                 marks={r: str(r) for r in range(5, min(10, settings.h3_store_res) + 1)},
             ),
             html.Div(id=ids.WINDOW_TEXT, className="wf-hint"),
+            upload.panel(),
         ],
     )
 

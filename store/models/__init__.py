@@ -1,5 +1,6 @@
 """The models, one aggregate per module, re-exported here."""
 
+from store.models.apikey import ApiKey
 from store.models.area import Area
 from store.models.batch import IngestBatch, QuarantinedRow
 from store.models.event import Event, EventRevision
@@ -7,6 +8,7 @@ from store.models.flag import Flag, FlagHistory
 from store.models.site import Site
 
 __all__ = [
+    "ApiKey",
     "Area",
     "Event",
     "EventRevision",

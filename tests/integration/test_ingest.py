@@ -113,7 +113,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_good_rows_land(
     frame.loc[0, "Lat"] = ""
     frame.loc[1, "Lat"] = "north"
     frame.loc[2, ["Lat", "Long"]] = ["0", "0"]
-    frame.loc[3, "Lat"] = "95"
+    frame.loc[3, "Lat"] = "195"  # out of range whichever way round
     frame.loc[4, "OCCURRED_ON_DATE"] = "not a date"
     soon = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=30)
     frame.loc[5, "OCCURRED_ON_DATE"] = soon.strftime("%Y-%m-%d %H:%M:%S+00")

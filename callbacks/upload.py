@@ -1,0 +1,71 @@
+"""Upload panel: import the chosen file, show its summary, download its quarantined rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import Input, Output, State, callback, dcc, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks import _context
+from data_loaders.errors import IngestError
+from data_loaders.upload import ingest_upload, quarantine_csv
+from store.engine import session_scope
+from store.queries.quarantine import quarantined_rows
+from ui import ids, upload_summary
+
+
+@callback(
+    Output(ids.UPLOAD_FILENAME, "children"),
+    Input(ids.UPLOAD_FILE, "filename"),
+    prevent_initial_call=True,
+)
+def show_filename(filename: str | None) -> str:
+    """Name the chosen file."""
+    return f"Chosen: {filename}" if filename else ""
+
+
+@callback(
+    Output(ids.UPLOAD_SUMMARY, "children"),
+    Output(ids.UPLOAD_BATCH, "data"),
+    Output(ids.UPLOAD_QUARANTINE_BUTTON, "disabled"),
+    Input(ids.UPLOAD_BUTTON, "n_clicks"),
+    State(ids.UPLOAD_FILE, "contents"),
+    State(ids.UPLOAD_FILE, "filename"),
+    State(ids.UPLOAD_KIND, "value"),
+    State(ids.UPLOAD_SOURCE, "value"),
+    prevent_initial_call=True,
+)
+def import_file(
+    n_clicks: int, contents: str | None, filename: str | None, kind: str, source: str | None
+) -> tuple[Any, Any, bool]:
+    """Import the chosen file as one batch and summarise it."""
+    if not n_clicks:
+        raise PreventUpdate
+    try:
+        summary = ingest_upload(
+            _context.engine(),
+            _context.app_settings(),
+            filename=filename or "",
+            contents=contents or "",
+            kind=kind,
+            source=source or "",
+        )
+    except IngestError as exc:
+        return upload_summary.error(str(exc)), None, True
+    return upload_summary.summary(summary), summary.batch_id, summary.quarantined == 0
+
+
+@callback(
+    Output(ids.UPLOAD_DOWNLOAD, "data"),
+    Input(ids.UPLOAD_QUARANTINE_BUTTON, "n_clicks"),
+    State(ids.UPLOAD_BATCH, "data"),
+    prevent_initial_call=True,
+)
+def download_quarantine(n_clicks: int, batch_id: int | None) -> Any:
+    """Send the quarantined rows of the last import, with their reasons, as CSV."""
+    if not n_clicks or batch_id is None:
+        return no_update
+    with session_scope(_context.engine()) as session:
+        rows = quarantined_rows(session=session, viewer=_context.viewer(), batch_id=batch_id)
+    return dcc.send_string(quarantine_csv(rows), f"quarantined-batch-{batch_id}.csv")

@@ -1,0 +1,61 @@
+"""Files uploaded in the dashboard: decode, import like the command line, and the quarantine CSV."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from data_loaders.cli import run_ingest
+from data_loaders.errors import IngestError
+from data_loaders.ingest import BatchSummary
+from settings import Settings
+
+
+def decode_upload(contents: str) -> bytes:
+    """Return the bytes of a ``dcc.Upload`` data URL (``data:...;base64,...``)."""
+    _, _, payload = contents.partition(",")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise IngestError("the upload did not arrive whole; try again") from exc
+
+
+def ingest_upload(
+    engine: Engine, settings: Settings, *, filename: str, contents: str, kind: str, source: str
+) -> BatchSummary:
+    """Import an uploaded file as one batch (shipped profile when it fits, else recognition).
+
+    Raises
+    ------
+    IngestError
+        With a message for the analyst when the file cannot be imported.
+    """
+    source = source.strip()
+    if not source:
+        raise IngestError("say which agency the file comes from (the source)")
+    if not filename:
+        raise IngestError("choose a file first")
+    data = decode_upload(contents)
+    with tempfile.TemporaryDirectory(prefix="wf-upload-") as tmp:
+        # Keep only the name's last part: the suffix picks the reader, the name the batch origin.
+        path = Path(tmp) / Path(filename).name
+        path.write_bytes(data)
+        summary, _ = run_ingest(
+            engine, settings, path, kind=kind, source=source, show_progress=False, migrate=False
+        )
+    return summary
+
+
+def quarantine_csv(rows: pd.DataFrame) -> str:
+    """Return quarantined rows as CSV: row number, reason, detail, then the original columns."""
+    if rows.empty:
+        return "row_number,reason,detail\n"
+    originals = pd.DataFrame([json.loads(r) for r in rows["raw"]], index=rows.index)
+    head = rows[["row_number", "reason", "detail"]]
+    return pd.concat([head, originals.add_prefix("source:")], axis=1).to_csv(index=False)

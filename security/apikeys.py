@@ -1,0 +1,79 @@
+"""Partner API keys: create one per agency, check a presented key, revoke; only hashes stored.
+
+A key looks like ``wf_<prefix>_<secret>``: the prefix finds the row, the SHA-256 of the whole key
+is compared in constant time. Keys carry 256 random bits, so a fast hash is the right tool here
+(slow password hashes exist for low-entropy secrets typed by people).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from store.base import utcnow
+from store.models import ApiKey
+
+_PREFIX_BYTES = 6  # 8 URL-safe characters
+_SECRET_BYTES = 32
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _prefix_of(key: str) -> str | None:
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "wf" or not parts[1] or not parts[2]:
+        return None
+    return parts[1]
+
+
+def create_key(*, session: Session, agency: str, label: str = "") -> tuple[str, ApiKey]:
+    """Create a key for ``agency``; return the key (show it once) and its stored record."""
+    agency = agency.strip()
+    if not agency:
+        raise ValueError("an API key needs an agency")
+    prefix = secrets.token_urlsafe(_PREFIX_BYTES)[:8].replace("_", "-")
+    key = f"wf_{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+    record = ApiKey(agency=agency, prefix=prefix, key_hash=_hash(key), label=label[:128])
+    session.add(record)
+    session.flush()
+    return key, record
+
+
+def agency_for_key(*, session: Session, key: str | None) -> str | None:
+    """Return the agency of a valid, unrevoked ``key``, else ``None``; records its last use."""
+    if not key:
+        return None
+    prefix = _prefix_of(key.strip())
+    if prefix is None:
+        return None
+    record = session.execute(
+        select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+    ).scalar_one_or_none()
+    if record is None or not hmac.compare_digest(record.key_hash, _hash(key.strip())):
+        return None
+    record.last_used_at = utcnow()
+    return record.agency
+
+
+def bearer_token(header: str | None) -> str | None:
+    """Return the token of an ``Authorization: Bearer ...`` header value, else ``None``."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def revoke_key(*, session: Session, prefix: str) -> int:
+    """Revoke the key(s) with ``prefix``; return how many were revoked."""
+    result = session.execute(
+        update(ApiKey)
+        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount or 0)

@@ -1,0 +1,125 @@
+"""Property tests of the value parsers: times to UTC and coordinates, whatever the spelling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from data_loaders.parsing import (
+    parse_geometry_text,
+    parse_numbers,
+    parse_point_text,
+    parse_times,
+    swapped_mask,
+)
+
+BOSTON = ZoneInfo("America/New_York")
+# Whole seconds from 1973 (epoch seconds take 9+ digits) to 2200 (far future, inside pandas' range).
+instants = st.datetimes(
+    min_value=datetime(1973, 6, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+).map(lambda d: d.replace(microsecond=0))
+
+LOCAL_FORMATS = [
+    "%Y-%m-%d %H:%M:%S",  # ISO 8601, naive
+    "%Y-%m-%dT%H:%M:%S",
+    "%m/%d/%Y %I:%M:%S %p",  # US date, 12-hour clock
+    "%m/%d/%Y %H:%M:%S",  # US date, 24-hour clock
+    "%B %d, %Y %I:%M:%S %p",
+]
+
+
+def _parse_one(text: str, tz: str = "America/New_York") -> pd.Timestamp:
+    return parse_times(pd.Series([text]), timezone=tz).iloc[0]
+
+
+# pandas localises with pytz, whose rules stop at 2037 (no daylight time after): naive local
+# times are tested up to then; far-future ones are refused as future_time on import anyway.
+local_instants = st.datetimes(
+    min_value=datetime(1973, 6, 1), max_value=datetime(2037, 12, 31), timezones=st.just(UTC)
+).map(lambda d: d.replace(microsecond=0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(local_instants, st.sampled_from(LOCAL_FORMATS))
+def test_naive_times_are_local_to_the_source(when: datetime, fmt: str) -> None:
+    local = when.astimezone(BOSTON)
+    got = _parse_one(local.strftime(fmt))
+    expected = pd.Timestamp(when)
+    if (
+        local.fold
+        or (local + timedelta(hours=1)).astimezone(BOSTON).utcoffset() != local.utcoffset()
+    ):
+        # The repeated autumn hour reads as its first occurrence (one hour apart at most).
+        assert abs(got - expected) <= pd.Timedelta(hours=1)
+    else:
+        assert got == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(instants, st.sampled_from(["+00:00", "-05:00", "+02:00", "Z"]))
+def test_times_with_an_offset_ignore_the_source_zone(when: datetime, offset: str) -> None:
+    zone = UTC if offset == "Z" else datetime.strptime(offset, "%z").tzinfo
+    text = when.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S") + offset
+    assert _parse_one(text, tz="Asia/Tokyo") == pd.Timestamp(when)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instants, st.booleans())
+def test_epoch_seconds_and_milliseconds(when: datetime, millis: bool) -> None:
+    seconds = int(when.timestamp())
+    text = str(seconds * 1000) if millis else str(seconds)
+    assert _parse_one(text) == pd.Timestamp(when)
+
+
+@given(st.text(alphabet="abcxyz!?-/: ", max_size=12))
+def test_garbage_is_missing_never_an_error(text: str) -> None:
+    got = parse_times(pd.Series([text, ""]))
+    assert got.iloc[1] is pd.NaT
+    assert got.dtype == "datetime64[ns, UTC]"
+
+
+def test_mixed_formats_in_one_column_agree() -> None:
+    values = pd.Series(
+        ["2023-03-04 14:30", "03/04/2023 2:30 PM", "2023-03-04T19:30:00Z", "1677958200", ""]
+    )
+    got = parse_times(values)
+    assert got.iloc[:4].nunique() == 1 and got.iloc[0] == pd.Timestamp("2023-03-04 19:30Z")
+    assert pd.isna(got.iloc[4])
+
+
+lats = st.floats(-90, 90, allow_nan=False)
+lons = st.floats(-180, 180, allow_nan=False)
+
+
+@given(lats, lons)
+def test_coordinate_texts_round_trip(lat: float, lon: float) -> None:
+    texts = pd.Series([f"({lat!r}, {lon!r})", f"{lat!r},{lon!r}", f"[{lat!r} {lon!r}]"])
+    got_lat, got_lon = parse_point_text(texts)
+    assert np.allclose(got_lat, lat) and np.allclose(got_lon, lon)
+    wkt_lat, wkt_lon = parse_geometry_text(pd.Series([f"POINT ({lon!r} {lat!r})"]))
+    assert wkt_lat[0] == lat and wkt_lon[0] == lon
+    assert parse_numbers(pd.Series([repr(lat)]))[0] == lat
+
+
+@given(st.text(alphabet="NSEW°'abc ", min_size=1, max_size=10))
+def test_non_numeric_coordinates_are_nan(text: str) -> None:
+    assert np.isnan(parse_numbers(pd.Series([text]))).all()
+    lat, _ = parse_point_text(pd.Series([text]))
+    assert np.isnan(lat).all()
+
+
+def test_decimal_comma() -> None:
+    assert parse_numbers(pd.Series(["42,35", "-71,05"])).tolist() == [42.35, -71.05]
+
+
+@given(st.floats(-89, 89), st.floats(90.5, 180))
+def test_impossible_latitudes_that_fit_as_longitudes_are_swaps(lat: float, lon: float) -> None:
+    for west in (lon, -lon):
+        # The file says (lat=west, lon=lat): a western longitude in the latitude column.
+        assert swapped_mask(np.array([west]), np.array([lat]))[0]
+        assert not swapped_mask(np.array([lat]), np.array([west]))[0]
