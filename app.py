@@ -15,6 +15,7 @@ from dash import Dash
 
 from callbacks._context import SETTINGS_KEY
 from data_loaders.api import register_api
+from jobs.detection import enable_detection_after_ingest
 from settings import PROJECT_ROOT, Settings, get_settings
 from store.engine import backend_name, get_engine, session_scope
 from store.migrate import schema_version
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     app.layout = shell.layout(settings)
     app.server.add_url_rule("/healthz", "healthz", _healthz)
     register_api(app.server, settings)
+    enable_detection_after_ingest(settings)
     import callbacks  # noqa: F401  (module-level dash.callback registrations)
 
     return app

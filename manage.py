@@ -472,6 +472,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s:%(lineno)d %(message)s"
     )
     func: Callable[[argparse.Namespace], int] = args.func
+    from jobs.detection import enable_detection_after_ingest
+
+    enable_detection_after_ingest(get_settings())
     from data_loaders.errors import IngestError
     from reports.briefing import BriefingError
     from store.errors import StoreError

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # Detection of significant clusters near infrastructure (analytics/hotspots.py, README
     # "Detection"): H3 resolution, window and trailing baseline, k-ring size, FDR level, the
     # fewest window events a neighbourhood needs, event weights and protection radii.
+    # Run detection on the latest window after every import that changed events.
+    detect_after_ingest: bool = True
     detect_res: int = 9
     detect_window_days: float = 7.0
     detect_baseline_days: float = 56.0

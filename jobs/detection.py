@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from analytics.flags import build_flags
 from analytics.hotspots import DetectionParams, scan
 from analytics.proximity import protection_radii
+from data_loaders.ingest import BatchSummary, IngestHook, on_ingested, remove_hook
 from security.roles import Viewer
 from settings import Settings
 from store.engine import session_scope
@@ -196,3 +197,33 @@ def _brief(explanation: dict[str, Any]) -> dict[str, Any]:
         "q_value": explanation["q_value"],
         "window": explanation["window"],
     }
+
+
+_AFTER_INGEST: list[IngestHook] = []
+
+
+def enable_detection_after_ingest(settings: Settings) -> None:
+    """Run detection on the latest window after every committed batch that changed events.
+
+    Idempotent: calling it again replaces the hook (one app or command line per process). The
+    cost is bounded by the window and baseline read (see :func:`run_detection`); a failure is
+    logged by the ingest path and never undoes the batch.
+    """
+    for hook in _AFTER_INGEST:
+        remove_hook(hook)
+    _AFTER_INGEST.clear()
+    if not settings.detect_after_ingest:
+        return
+
+    def detect_after(engine: Engine, summary: BatchSummary) -> None:
+        if summary.kind == "site" or not (summary.inserted or summary.updated):
+            return
+        report = run_detection(engine, settings)
+        logger.info(
+            "detection after batch %s: %d flags created, %d updated",
+            summary.batch_id,
+            report.created,
+            report.updated,
+        )
+
+    _AFTER_INGEST.append(on_ingested(detect_after))
