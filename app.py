@@ -11,9 +11,12 @@ from functools import lru_cache
 from typing import Any
 
 import flask
+import flask_login
 from dash import Dash
 
 from callbacks._context import SETTINGS_KEY
+from security import web
+from security.capabilities import Capability, can
 from settings import PROJECT_ROOT, Settings, get_settings
 from store.engine import backend_name, get_engine, session_scope
 from store.migrate import schema_version
@@ -34,21 +37,32 @@ def create_app(settings: Settings | None = None) -> Dash:
         serve_locally=True,  # air-gapped: every script and style comes from this server
     )
     app.server.config[SETTINGS_KEY] = settings
-    app.layout = shell.layout(settings)
+    app.layout = lambda: shell.layout(settings, viewer=_signed_in_viewer())
     app.server.add_url_rule("/healthz", "healthz", _healthz)
     import callbacks  # noqa: F401  (module-level dash.callback registrations)
+
+    web.install(app, settings)  # sign-in, the gate in front of every route, security headers
 
     return app
 
 
+def _signed_in_viewer() -> Any:
+    user = flask_login.current_user if flask.has_request_context() else None
+    return user.viewer if user is not None and user.is_authenticated else None
+
+
 def _healthz() -> flask.Response:
+    # Liveness for load balancers without sign-in; row counts are volume information (how many
+    # reports exist, restricted ones included), so only a signed-in administrator gets them.
     settings: Settings = flask.current_app.config[SETTINGS_KEY]
     engine = get_engine(settings.database_url, settings.spatialite_path)
     body: dict[str, Any] = {"status": "ok", "backend": backend_name(engine)}
+    viewer = _signed_in_viewer()
     try:
         body["schema_version"] = schema_version(engine)
-        with session_scope(engine) as session:
-            body["counts"] = table_counts(session=session)
+        if viewer is not None and can(viewer, Capability.ADMINISTER):
+            with session_scope(engine) as session:
+                body["counts"] = table_counts(session=session)
     except Exception as exc:  # report, don't crash: this is what monitoring reads
         logger.exception("health check failed")
         body.update(status="error", error=type(exc).__name__)
