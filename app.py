@@ -39,11 +39,35 @@ def create_app(settings: Settings | None = None) -> Dash:
     app.server.config[SETTINGS_KEY] = settings
     app.layout = lambda: shell.layout(settings, viewer=_signed_in_viewer())
     app.server.add_url_rule("/healthz", "healthz", _healthz)
-    import callbacks  # noqa: F401  (module-level dash.callback registrations)
-
+    _attach_callbacks(app)
     web.install(app, settings)  # sign-in, the gate in front of every route, security headers
 
     return app
+
+
+_CALLBACKS: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+
+
+def _attach_callbacks(app: Dash) -> None:
+    """Give ``app`` every ``dash.callback`` of the package.
+
+    Dash moves module-level callbacks into the first app that serves a request and clears them,
+    so a second app in the same process (tests on both backends) would have none; they are
+    taken once here and copied into every app.
+    """
+    from dash import _callback
+
+    import callbacks  # noqa: F401  (module-level dash.callback registrations)
+
+    if not _CALLBACKS:
+        _CALLBACKS.append(
+            (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST))
+        )
+        _callback.GLOBAL_CALLBACK_MAP.clear()
+        _callback.GLOBAL_CALLBACK_LIST.clear()
+    callback_map, callback_list = _CALLBACKS[0]
+    app.callback_map.update(callback_map)
+    app._callback_list.extend(callback_list)
 
 
 def _signed_in_viewer() -> Any:
