@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
@@ -82,3 +83,33 @@ def sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> int
         data={"csrf_token": token.group(1), "username": username, "password": password},
     )
     return resp.status_code
+
+
+def callback_payload(cb: dict[str, Any], values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the body Dash's renderer posts to ``/_dash-update-component`` for ``cb``.
+
+    ``values`` maps ``"id.property"`` to the value sent (``None`` for anything not given).
+    """
+    values = values or {}
+    outputs = []
+    for part in cb["output"].strip(".").split("..."):
+        cid, _, prop = part.rpartition(".")
+        outputs.append({"id": cid, "property": prop})
+
+    def items(deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": d["id"],
+                "property": d["property"],
+                "value": values.get(f"{d['id']}.{d['property']}"),
+            }
+            for d in deps
+        ]
+
+    return {
+        "output": cb["output"],
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": items(cb["inputs"]),
+        "changedPropIds": [],
+        "state": items(cb["state"]),
+    }

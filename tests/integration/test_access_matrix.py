@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from security.capabilities import MATRIX, Capability
 from settings import Settings
-from tests.security_kit import USERS, make_users, sign_in
+from tests.security_kit import USERS, callback_payload, make_users, sign_in
 
 # Routes anybody may call: liveness, the sign-in page and its stylesheet.
 PUBLIC = {"/healthz", "/login", "/signin-static/<filename>"}
@@ -65,20 +65,6 @@ def _callbacks(client: FlaskClient) -> list[dict[str, Any]]:
     return client.get("/_dash-dependencies").get_json()  # type: ignore[no-any-return]
 
 
-def _payload(cb: dict[str, Any]) -> dict[str, Any]:
-    outputs = []
-    for part in cb["output"].strip(".").split("..."):
-        cid, _, prop = part.rpartition(".")
-        outputs.append({"id": cid, "property": prop})
-    return {
-        "output": cb["output"],
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": [{"id": i["id"], "property": i["property"], "value": None} for i in cb["inputs"]],
-        "changedPropIds": [],
-        "state": [{"id": s["id"], "property": s["property"], "value": None} for s in cb["state"]],
-    }
-
-
 def _key(cb: dict[str, Any]) -> str:
     return cb["output"].strip(".").split("...")[0]
 
@@ -115,7 +101,7 @@ def test_every_route_and_callback_per_role(engine: Engine, settings: Settings) -
     callbacks = _callbacks(signed_in["officer"][0])
     assert {_key(cb) for cb in callbacks} == set(CALLBACK_CAPABILITY), "declare new callbacks"
     for cb in callbacks:
-        resp = anon.post("/_dash-update-component", json=_payload(cb), headers=origin)
+        resp = anon.post("/_dash-update-component", json=callback_payload(cb), headers=origin)
         assert resp.status_code == 401, cb["output"]
 
     for name, (client, role) in signed_in.items():
@@ -132,12 +118,14 @@ def test_every_route_and_callback_per_role(engine: Engine, settings: Settings) -
             else:
                 assert resp.status_code == 403, (name, rule, resp.status_code)
         for cb in callbacks:
-            resp = client.post("/_dash-update-component", json=_payload(cb), headers=origin)
+            resp = client.post("/_dash-update-component", json=callback_payload(cb), headers=origin)
             allowed = CALLBACK_CAPABILITY[_key(cb)] in MATRIX[role]
             assert resp.status_code == (200 if allowed else 403), (name, cb["output"])
         # A state-changing request from another site is refused even with a valid session.
         evil = {"Origin": "https://evil.example"}
-        resp = client.post("/_dash-update-component", json=_payload(callbacks[0]), headers=evil)
+        resp = client.post(
+            "/_dash-update-component", json=callback_payload(callbacks[0]), headers=evil
+        )
         assert resp.status_code == 403
         assert client.post("/logout", headers=origin).status_code == 302
         assert client.get("/_dash-layout").status_code == 401
