@@ -9,7 +9,9 @@ from layers.view import MapConfig, build_map_view
 from security.roles import Role, Viewer
 from settings import Settings
 from store.engine import session_scope
+from security.users import DEMO_PASSWORD, DEMO_USERS
 from store.queries import EventFilter
+from tests.security_kit import sign_in
 
 CONFIG = MapConfig(42.36, -71.06, 10, "white-bg", "/assets/basemap/counties.geojson")
 
@@ -22,8 +24,15 @@ def test_healthz_reports_backend_version_and_counts(demo_db: tuple[Engine, Setti
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok"
     assert body["backend"] == ("spatialite" if engine.dialect.name == "sqlite" else "postgis")
-    assert body["schema_version"] == "0001"
+    assert body["schema_version"] == "i6_security"
+    assert "counts" not in body  # volumes only for a signed-in administrator
+    assert sign_in(client, "demo-officer", DEMO_PASSWORD) == 302
+    assert "counts" not in client.get("/healthz").get_json()
+    admin = create_app(settings).server.test_client()
+    assert sign_in(admin, "demo-admin", DEMO_PASSWORD) == 302
+    body = admin.get("/healthz").get_json()
     assert body["counts"]["events"] == 12045 and body["counts"]["sites"] == 960
+    assert body["counts"]["users"] == len(DEMO_USERS)
 
 
 def test_default_view_shows_the_last_30_days_of_data(demo_db: tuple[Engine, Settings]) -> None:

@@ -20,10 +20,11 @@ def test_upgrade_head_has_no_autogenerate_diff(engine: Engine) -> None:
 
 
 def test_upgrade_is_idempotent_and_versioned(engine: Engine) -> None:
-    assert schema_version(engine) == "0001"
-    assert upgrade(engine) == "0001"
+    assert schema_version(engine) == "i6_security"
+    assert upgrade(engine) == "i6_security"
     tables = set(inspect(engine).get_table_names())
     assert {"events", "sites", "ingest_batches", "quarantined_rows", "event_revisions"} <= tables
+    assert {"users", "audit_log"} <= tables
 
 
 def test_geometry_columns_are_registered_with_spatial_index(engine: Engine) -> None:

@@ -87,14 +87,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_events_review_at"), table_name="events")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+        # Native DROP COLUMN (SQLite 3.35+): a batch copy of events would break SpatiaLite's
+        # geometry registration and the foreign keys pointing at events.
+        op.execute("ALTER TABLE events DROP COLUMN review_at")
     else:
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_events_review_at"))
-        batch_op.drop_column("review_at")
+        op.drop_column("events", "review_at")
     op.drop_table("audit_log")
     op.drop_table("users")
