@@ -196,7 +196,7 @@ def install(dash_app: Dash, settings: Settings) -> None:
         resp.headers["Content-Security-Policy"] = csp["csp"]
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Referrer-Policy"] = "same-origin"  # "no-referrer" makes Origin "null"
         resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         resp.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         if not flask.request.path.startswith(STATIC_PREFIXES):

@@ -139,5 +139,5 @@ def test_security_headers_on_every_answer(engine: Engine, settings: Settings, pa
     assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
-    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
     assert resp.headers["Cache-Control"] == "no-store"

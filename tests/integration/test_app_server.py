@@ -7,9 +7,9 @@ from sqlalchemy import Engine
 
 from layers.view import MapConfig, build_map_view
 from security.roles import Role, Viewer
+from security.users import DEMO_PASSWORD, DEMO_USERS
 from settings import Settings
 from store.engine import session_scope
-from security.users import DEMO_PASSWORD, DEMO_USERS
 from store.queries import EventFilter
 from tests.security_kit import sign_in
 
