@@ -44,6 +44,9 @@ def seed_demo(engine: Engine, settings: Settings, demo_dir: Path = DEMO_DIR) -> 
         )
     from security.users import ensure_demo_users
 
+    if settings.env == "production":  # a published password has no place in production
+        logger.warning("demo data loaded in production: demo users NOT created")
+        return summaries
     with session_scope(engine) as session:
         made = ensure_demo_users(session=session, host_agency=settings.host_agency)
     if made:

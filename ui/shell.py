@@ -5,6 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from layers.registry import DEFAULT_VISIBLE, LAYERS
+from security.capabilities import Capability, can
 from security.roles import Viewer
 from settings import Settings
 from ui import ids
@@ -65,6 +66,11 @@ def _user_menu(viewer: Viewer | None) -> html.Div:
         children=[
             html.Span(
                 f"{viewer.username} · {viewer.role.value.replace('_', ' ')} · {viewer.agency}"
+            ),
+            *(
+                [html.A("Audit log", href="/admin/audit", className="wf-admin-link")]
+                if can(viewer, Capability.ADMINISTER)
+                else []
             ),
             html.Form(
                 html.Button("Sign out", id=ids.SIGN_OUT, type="submit", className="wf-signout"),

@@ -141,3 +141,21 @@ def test_security_headers_on_every_answer(engine: Engine, settings: Settings, pa
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Referrer-Policy"] == "same-origin"
     assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_a_role_without_the_capability_gets_403_from_the_callback(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from security.roles import Role
+
+    make_users(engine, settings, ("partner-a",))
+    client = _app(settings).server.test_client()
+    assert sign_in(client, "partner-a") == 302
+    cb = _callbacks(client)[0]
+    headers = {"Origin": "http://localhost"}
+    ok = client.post("/_dash-update-component", json=callback_payload(cb), headers=headers)
+    assert ok.status_code == 200
+    # Take the map away from partners: the server refuses, whatever the page shows.
+    monkeypatch.setitem(MATRIX, Role.PARTNER, frozenset())
+    resp = client.post("/_dash-update-component", json=callback_payload(cb), headers=headers)
+    assert resp.status_code == 403
