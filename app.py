@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     return app
 
 
-_CALLBACKS: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+_CALLBACKS: list[tuple[dict[str, Any], list[dict[str, Any]], list[str]]] = []
 
 
 def _attach_callbacks(app: Dash) -> None:
@@ -61,13 +61,19 @@ def _attach_callbacks(app: Dash) -> None:
 
     if not _CALLBACKS:
         _CALLBACKS.append(
-            (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST))
+            (
+                dict(_callback.GLOBAL_CALLBACK_MAP),
+                list(_callback.GLOBAL_CALLBACK_LIST),
+                list(_callback.GLOBAL_INLINE_SCRIPTS),  # clientside callbacks' code
+            )
         )
         _callback.GLOBAL_CALLBACK_MAP.clear()
         _callback.GLOBAL_CALLBACK_LIST.clear()
-    callback_map, callback_list = _CALLBACKS[0]
+        _callback.GLOBAL_INLINE_SCRIPTS.clear()
+    callback_map, callback_list, inline_scripts = _CALLBACKS[0]
     app.callback_map.update(callback_map)
     app._callback_list.extend(callback_list)
+    app._inline_scripts.extend(inline_scripts)
 
 
 def _signed_in_viewer() -> Any:
