@@ -64,6 +64,161 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export filtered layers for a viewer (the host agency's analyst unless told otherwise)."""
+    from pathlib import Path
+
+    from exports.service import build_filter, export_layers
+    from security.roles import Role, Viewer
+    from settings import get_settings
+    from store.engine import session_scope
+
+    settings = get_settings()
+    filters = build_filter(
+        since=args.since,
+        until=args.until,
+        bbox=args.bbox,
+        categories=args.categories,
+        agencies=args.agencies,
+        caveats=args.caveats,
+    )
+    viewer = Viewer(args.user, Role(args.role), args.agency or settings.host_agency)
+    with session_scope(_engine()) as session:
+        result = export_layers(
+            [args.layer],
+            args.format,
+            Path(args.output),
+            session=session,
+            viewer=viewer,
+            filters=filters,
+            res=args.res,
+        )
+    text = (
+        f"wrote {', '.join(str(p) for p in result.paths)}: rows {result.rows}, "
+        f"marking {result.metadata['handling']}"
+    )
+    _emit(args, {"paths": [str(p) for p in result.paths], **result.metadata}, text)
+    return 0
+
+
+def cmd_hazards_import(args: argparse.Namespace) -> int:
+    """Import hurricane best tracks (HURDAT2) as hazard footprints."""
+    from data_loaders.hazards import import_hurdat2
+
+    loads = import_hurdat2(_engine(), args.path, storms=args.storm or None, wind=args.wind)
+    _emit(
+        args,
+        {"areas": [vars(load) for load in loads]},
+        "\n".join(
+            f"{'new' if x.created else 'updated'}: {x.name} (area {x.area_id})" for x in loads
+        ),
+    )
+    return 0
+
+
+def cmd_regions_import(args: argparse.Namespace) -> int:
+    """Import region polygons (counties, districts, ...) from a GIS file."""
+    from data_loaders.hazards import import_regions
+
+    loads = import_regions(
+        _engine(),
+        args.path,
+        subtype=args.subtype,
+        name_field=args.name_field,
+        id_field=args.id_field,
+        source=args.source,
+    )
+    _emit(args, {"areas": [vars(load) for load in loads]}, f"{len(loads)} regions loaded")
+    return 0
+
+
+def cmd_areas_list(args: argparse.Namespace) -> int:
+    """List regions and hazards."""
+    from security.roles import Viewer
+    from store.engine import session_scope
+    from store.queries.areas import list_areas
+
+    with session_scope(_engine()) as session:
+        frame = list_areas(session=session, viewer=Viewer.system(), kind=args.kind)
+    _emit(args, {"areas": frame.to_dict(orient="records")}, frame.to_string(index=False))
+    return 0
+
+
+def cmd_region_summary(args: argparse.Namespace) -> int:
+    """Print the regional picture of an area for a window against the window before."""
+    from exports.service import build_filter
+    from reports.regional import regional_picture
+    from security.roles import Role, Viewer
+    from settings import get_settings
+    from store.engine import session_scope
+    from store.queries.areas import find_area
+
+    settings = get_settings()
+    window = build_filter(since=args.since, until=args.until).window
+    if window is None:
+        raise ValueError("give --since and/or --until for the window to summarise")
+    viewer = Viewer(args.user, Role(args.role), args.agency or settings.host_agency)
+    with session_scope(_engine()) as session:
+        area_id = find_area(session=session, viewer=viewer, name=args.area)
+        if area_id is None:
+            raise ValueError(f"no single area called {args.area!r} (see: manage.py areas list)")
+        summary = regional_picture(session=session, viewer=viewer, area_id=area_id, window=window)
+    payload = {
+        "area": args.area,
+        "window": [window.start_at.isoformat(), window.end_at.isoformat()],
+        "totals": summary.totals,
+        "categories": summary.categories.to_dict(orient="records"),
+        "sites": summary.sites.to_dict(orient="records"),
+        "busiest_cells": summary.busiest.to_dict(orient="records"),
+    }
+    text = "\n\n".join(
+        [
+            f"{args.area}: {summary.totals}",
+            summary.categories.to_string(index=False),
+            summary.sites.to_string(index=False),
+            summary.busiest.to_string(index=False),
+        ]
+    )
+    _emit(args, payload, text)
+    return 0
+
+
+def cmd_briefing(args: argparse.Namespace) -> int:
+    """Write the briefing of an area and window as PDF (or HTML when -o ends in .html)."""
+    from pathlib import Path
+
+    from exports.service import build_filter
+    from reports.briefing import build_briefing, write_pdf
+    from security.roles import Role, Viewer
+    from settings import get_settings
+    from store.engine import session_scope
+    from store.queries.areas import find_area
+
+    settings = get_settings()
+    window = build_filter(since=args.since, until=args.until).window
+    if window is None:
+        raise ValueError("give --since and/or --until for the briefing's window")
+    viewer = Viewer(args.user, Role(args.role), args.agency or settings.host_agency)
+    with session_scope(_engine()) as session:
+        area_id = find_area(session=session, viewer=viewer, name=args.region)
+        if area_id is None:
+            raise ValueError(f"no single area called {args.region!r} (see: manage.py areas list)")
+        briefing = build_briefing(
+            session=session, viewer=viewer, area_id=area_id, window=window, tz=settings.timezone
+        )
+    out = Path(args.output)
+    if out.suffix.lower() in (".html", ".htm"):
+        out.write_text(briefing.html, encoding="utf-8")
+    else:
+        write_pdf(briefing.html, out)
+    _emit(
+        args,
+        {"path": str(out), "title": briefing.title, "marking": briefing.marking, **briefing.totals},
+        f"wrote {out}: {briefing.title}, marking {briefing.marking}",
+    )
+    return 0
+
+
 def cmd_users_add(args: argparse.Namespace) -> int:
     """Create a user; the password comes from stdin or is a printed one-time password."""
     from security.roles import Viewer
@@ -228,6 +383,74 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--json", action="store_true", help="print one JSON object")
     seed.set_defaults(func=cmd_seed_demo)
 
+    from exports.formats import FORMATS
+    from exports.service import EXPORT_LAYERS
+
+    exp = sub.add_parser("export", help="export a filtered layer (or all) to a GIS format")
+    exp.add_argument("--layer", required=True, choices=[*EXPORT_LAYERS, "all"])
+    exp.add_argument("--format", required=True, choices=list(FORMATS))
+    exp.add_argument("-o", "--output", required=True, help="output file")
+    exp.add_argument("--since", help="ISO date/time (UTC unless an offset is given)")
+    exp.add_argument("--until", help="ISO date/time, exclusive")
+    exp.add_argument("--bbox", help="west,south,east,north in degrees")
+    exp.add_argument("--categories", help="comma-separated categories")
+    exp.add_argument("--agencies", help="comma-separated source agencies")
+    exp.add_argument("--caveats", help="comma-separated handling caveats")
+    exp.add_argument("--res", type=int, default=8, help="H3 resolution of the hexes layer")
+    exp.add_argument("--user", default="cli", help="who exports (recorded in the metadata)")
+    exp.add_argument("--role", default="analyst", help="the exporter's role (what they may see)")
+    exp.add_argument("--agency", default=None, help="the exporter's agency (default: host agency)")
+    exp.add_argument("--json", action="store_true", help="print one JSON object")
+    exp.set_defaults(func=cmd_export)
+
+    hz = sub.add_parser("hazards", help="hazard footprints")
+    hz_sub = hz.add_subparsers(dest="hazards_command", required=True, metavar="ACTION")
+    hz_imp = hz_sub.add_parser("import", help="import a HURDAT2 best-track file")
+    hz_imp.add_argument("path")
+    hz_imp.add_argument("--storm", action="append", help="storm id or name (repeatable)")
+    hz_imp.add_argument("--wind", default="r34", choices=["r34", "r50", "r64"])
+    hz_imp.add_argument("--json", action="store_true", help="print one JSON object")
+    hz_imp.set_defaults(func=cmd_hazards_import)
+
+    rg = sub.add_parser("regions", help="region polygons")
+    rg_sub = rg.add_subparsers(dest="regions_command", required=True, metavar="ACTION")
+    rg_imp = rg_sub.add_parser("import", help="import polygons from GeoJSON/GPKG/Shapefile/KML")
+    rg_imp.add_argument("path")
+    rg_imp.add_argument("--subtype", required=True, help="e.g. county, police_district")
+    rg_imp.add_argument("--name-field", required=True)
+    rg_imp.add_argument("--id-field", default=None)
+    rg_imp.add_argument("--source", default="LOCAL")
+    rg_imp.add_argument("--json", action="store_true", help="print one JSON object")
+    rg_imp.set_defaults(func=cmd_regions_import)
+
+    ar = sub.add_parser("areas", help="regions and hazards")
+    ar_sub = ar.add_subparsers(dest="areas_command", required=True, metavar="ACTION")
+    ar_list = ar_sub.add_parser("list", help="list regions and hazards")
+    ar_list.add_argument("--kind", choices=["region", "hazard"])
+    ar_list.add_argument("--json", action="store_true", help="print one JSON object")
+    ar_list.set_defaults(func=cmd_areas_list)
+
+    rs = sub.add_parser("region-summary", help="the regional picture of an area")
+    rs.add_argument("--area", required=True, help="area name (see: areas list)")
+    rs.add_argument("--since", help="ISO date/time (UTC unless an offset is given)")
+    rs.add_argument("--until", help="ISO date/time, exclusive")
+    rs.add_argument("--user", default="cli")
+    rs.add_argument("--role", default="command")
+    rs.add_argument("--agency", default=None)
+    rs.add_argument("--json", action="store_true", help="print one JSON object")
+    rs.set_defaults(func=cmd_region_summary)
+
+    br = sub.add_parser("briefing", help="a briefing (PDF or HTML) of a region or hazard")
+    br.add_argument("--region", required=True, help="area name (see: areas list)")
+    br.add_argument("--since", help="ISO date/time (UTC unless an offset is given)")
+    br.add_argument("--until", help="ISO date/time, exclusive")
+    br.add_argument("-o", "--output", required=True, help="briefing.pdf or briefing.html")
+    br.add_argument("--user", default="cli")
+    br.add_argument("--role", default="command")
+    br.add_argument("--agency", default=None)
+    br.add_argument("--json", action="store_true", help="print one JSON object")
+    br.set_defaults(func=cmd_briefing)
+
     users = sub.add_parser("users", help="user accounts")
     users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     add = users_sub.add_parser("add", help="create a user")
@@ -281,12 +504,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     func: Callable[[argparse.Namespace], int] = args.func
     from data_loaders.errors import IngestError
+    from reports.briefing import BriefingError
     from security.users import AccountError
     from store.errors import StoreError
 
     try:
         return func(args)
-    except (IngestError, StoreError, AccountError) as exc:
+    except (IngestError, StoreError, BriefingError, AccountError, ValueError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
 

@@ -27,6 +27,22 @@ DEMO_KIT: tuple[tuple[str, str], ...] = (
 )
 
 
+def seed_demo_areas(engine: Engine) -> int:
+    """Load the Massachusetts counties as regions and the demo storms as hazards (idempotent)."""
+    from data_loaders.hazards import import_hurdat2, import_regions
+
+    regions = import_regions(
+        engine,
+        PROJECT_ROOT / "data" / "areas" / "massachusetts.geojson",
+        subtype="county",
+        name_field="NAME",
+        id_field="GEO_ID",
+        source="CENSUS",
+    )
+    hazards = import_hurdat2(engine, DEMO_DIR / "hurdat2_selected_storms.txt")
+    return len(regions) + len(hazards)
+
+
 def seed_demo(engine: Engine, settings: Settings, demo_dir: Path = DEMO_DIR) -> list[BatchSummary]:
     """Load every demo file once (a re-run adds nothing) and create the missing demo users."""
     area = load_area(str(settings.area_path)) if settings.area_path else None
@@ -42,6 +58,7 @@ def seed_demo(engine: Engine, settings: Settings, demo_dir: Path = DEMO_DIR) -> 
                 skip_if_loaded=True,
             )
         )
+    logger.info("demo areas: %d regions and hazards", seed_demo_areas(engine))
     from security.users import ensure_demo_users
 
     if settings.env == "production":  # a published password has no place in production

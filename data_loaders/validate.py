@@ -247,7 +247,10 @@ def map_rows(
         good["occurred_at"] = occurred[ok]
         good = _event_fields(good, good_frame, profile)
         columns = EVENT_COLUMNS
-    good["content_hash"] = _content_hash(good, tuple(c for c in columns if c != "content_hash"))
+    # Coordinates are compared at 1e-7 degrees (about 1 cm): a format that writes 15 significant
+    # digits instead of 17 must not turn a re-import into an update.
+    hashed = good.assign(lon=good["lon"].round(7), lat=good["lat"].round(7))
+    good["content_hash"] = _content_hash(hashed, tuple(c for c in columns if c != "content_hash"))
     return MappedRows(good=good.loc[:, list(columns)].reset_index(drop=True), rejects=rejects)
 
 
@@ -266,8 +269,8 @@ def _rejects(frame: pd.DataFrame, reasons: _Reasons, ok: npt.NDArray[np.bool_]) 
 
 
 def _event_fields(good: pd.DataFrame, rows: pd.DataFrame, profile: Profile) -> pd.DataFrame:
-    source_category = _column(rows, profile.columns.get("category"))
-    upper = source_category.str.upper()
+    raw_category = _column(rows, profile.columns.get("category"))
+    upper = raw_category.str.upper()
     sar = {k.upper(): v for k, v in profile.suspicious_categories.items()}
     if profile.kind == "mixed":
         is_sar = upper.isin(sar.keys())
@@ -277,8 +280,14 @@ def _event_fields(good: pd.DataFrame, rows: pd.DataFrame, profile: Profile) -> p
     mapped_sar = upper.map(sar)
     mapped_other = upper.map(crosswalk)
     good["kind"] = np.where(is_sar, "suspicious", "incident")
-    category = mapped_sar.where(is_sar, mapped_other).fillna(source_category)
+    category = mapped_sar.where(is_sar, mapped_other).fillna(raw_category)
     good["category"] = category.replace("", "UNSPECIFIED")
+    # The category as the source gave it; Watchfloor's own exports carry it in its own column.
+    source_category = (
+        _column(rows, profile.columns["source_category"])
+        if "source_category" in profile.columns
+        else raw_category
+    )
     good["source_category"] = source_category.replace("", None)
     good["reported_at"] = (
         _times(_column(rows, profile.columns["reported_at"]), profile)

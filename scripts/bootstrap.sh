@@ -18,9 +18,10 @@ pg_major() {
   fi
 }
 
-wanted=(libsqlite3-mod-spatialite)
+# Chromium prints briefings to PDF; poppler-utils lets the tests read those PDFs back.
+wanted=(libsqlite3-mod-spatialite chromium)
 if [ "$mode" = "test" ]; then
-  wanted+=(chromium chromium-driver)
+  wanted+=(chromium-driver poppler-utils)
   major="$(pg_major)"
   if [ -z "$major" ]; then
     # No PostgreSQL at all: Debian's default server, then its matching PostGIS below.

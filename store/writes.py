@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from store.base import utcnow
-from store.models import Event, EventRevision, IngestBatch, QuarantinedRow, Site
+from store.models import Area, Event, EventRevision, IngestBatch, QuarantinedRow, Site
 
 # Bound parameters per statement stay well under SQLite's limit.
 _CHUNK = 2_000
@@ -203,3 +203,25 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def upsert_area(session: Session, values: dict[str, Any]) -> tuple[int, bool]:
+    """Insert or replace an area by (source agency, external id); return (id, created).
+
+    ``values`` holds the model's columns, with ``geometry`` as extended WKT.
+    """
+    existing = session.execute(
+        select(Area).where(
+            Area.source_agency == values["source_agency"],
+            Area.external_id == values["external_id"],
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        area = Area(**values)
+        session.add(area)
+        session.flush()
+        return area.id, True
+    for key, value in values.items():
+        setattr(existing, key, value)
+    session.flush()
+    return existing.id, False

@@ -1,8 +1,18 @@
 """The models, one aggregate per module, re-exported here."""
 
+from store.models.area import Area
 from store.models.batch import IngestBatch, QuarantinedRow
 from store.models.event import Event, EventRevision
 from store.models.site import Site
 from store.models.user import AuditEntry, User
 
-__all__ = ["AuditEntry", "Event", "EventRevision", "IngestBatch", "QuarantinedRow", "Site", "User"]
+__all__ = [
+    "Area",
+    "AuditEntry",
+    "Event",
+    "EventRevision",
+    "IngestBatch",
+    "QuarantinedRow",
+    "Site",
+    "User",
+]

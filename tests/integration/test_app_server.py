@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from layers.view import MapConfig, build_map_view
@@ -10,6 +11,7 @@ from security.roles import Role, Viewer
 from security.users import DEMO_PASSWORD, DEMO_USERS
 from settings import Settings
 from store.engine import session_scope
+from store.migrate import alembic_config
 from store.queries import EventFilter
 from tests.security_kit import sign_in
 
@@ -24,7 +26,9 @@ def test_healthz_reports_backend_version_and_counts(demo_db: tuple[Engine, Setti
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok"
     assert body["backend"] == ("spatialite" if engine.dialect.name == "sqlite" else "postgis")
-    assert body["schema_version"] == "i6_security"
+    assert (
+        body["schema_version"] == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    )
     assert "counts" not in body  # volumes only for a signed-in administrator
     assert sign_in(client, "demo-officer", DEMO_PASSWORD) == 302
     assert "counts" not in client.get("/healthz").get_json()

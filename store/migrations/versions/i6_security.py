@@ -1,7 +1,7 @@
 """users, audit log and SAR review dates
 
 Revision ID: i6_security
-Revises: 0001
+Revises: i7_areas
 Create Date: 2026-11-22
 
 Users who sign in, the append-only audit log (triggers refuse UPDATE and DELETE on both
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i6_security"
-down_revision = "0001"
+down_revision = "i7_areas"  # re-chained after main (merge preview)
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Exports: filtered layers written to analysts' formats with their handling metadata."""

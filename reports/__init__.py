@@ -1,0 +1,1 @@
+"""Products for people: the regional threat picture (and, later, briefings)."""
