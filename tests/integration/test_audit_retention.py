@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import DBAPIError
 
@@ -74,9 +75,10 @@ def test_purge_lists_then_deletes_what_is_due(engine: Engine, settings: Settings
 def test_migration_backfills_review_dates(engine: Engine, settings: Settings) -> None:
     two_agency_events(engine, settings, n=10)
     cfg = alembic_config()
+    before = ScriptDirectory.from_config(cfg).get_revision("i6_security").down_revision
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0001")
+        command.downgrade(cfg, str(before))
     upgrade(engine)
     with session_scope(engine) as s:
         rows = s.execute(select(Event.kind, Event.created_at, Event.review_at)).all()
