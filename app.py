@@ -11,11 +11,14 @@ from functools import lru_cache
 from typing import Any
 
 import flask
+import flask_login
 from dash import Dash
 
 from callbacks._context import SETTINGS_KEY
 from data_loaders.api import register_api
 from jobs.detection import enable_detection_after_ingest
+from security import web
+from security.capabilities import Capability, can
 from settings import PROJECT_ROOT, Settings, get_settings
 from store.engine import backend_name, get_engine, session_scope
 from store.migrate import schema_version
@@ -36,23 +39,64 @@ def create_app(settings: Settings | None = None) -> Dash:
         serve_locally=True,  # air-gapped: every script and style comes from this server
     )
     app.server.config[SETTINGS_KEY] = settings
-    app.layout = shell.layout(settings)
+    app.layout = lambda: shell.layout(settings, viewer=_signed_in_viewer())
     app.server.add_url_rule("/healthz", "healthz", _healthz)
     register_api(app.server, settings)
     enable_detection_after_ingest(settings)
-    import callbacks  # noqa: F401  (module-level dash.callback registrations)
+    _attach_callbacks(app)
+    web.install(app, settings)  # sign-in, the gate in front of every route, security headers
 
     return app
 
 
+_CALLBACKS: list[tuple[dict[str, Any], list[dict[str, Any]], list[str]]] = []
+
+
+def _attach_callbacks(app: Dash) -> None:
+    """Give ``app`` every ``dash.callback`` of the package.
+
+    Dash moves module-level callbacks into the first app that serves a request and clears them,
+    so a second app in the same process (tests on both backends) would have none; they are
+    taken once here and copied into every app.
+    """
+    from dash import _callback
+
+    import callbacks  # noqa: F401  (module-level dash.callback registrations)
+
+    if not _CALLBACKS:
+        _CALLBACKS.append(
+            (
+                dict(_callback.GLOBAL_CALLBACK_MAP),
+                list(_callback.GLOBAL_CALLBACK_LIST),
+                list(_callback.GLOBAL_INLINE_SCRIPTS),  # clientside callbacks' code
+            )
+        )
+        _callback.GLOBAL_CALLBACK_MAP.clear()
+        _callback.GLOBAL_CALLBACK_LIST.clear()
+        _callback.GLOBAL_INLINE_SCRIPTS.clear()
+    callback_map, callback_list, inline_scripts = _CALLBACKS[0]
+    app.callback_map.update(callback_map)
+    app._callback_list.extend(callback_list)
+    app._inline_scripts.extend(inline_scripts)
+
+
+def _signed_in_viewer() -> Any:
+    user = flask_login.current_user if flask.has_request_context() else None
+    return user.viewer if user is not None and user.is_authenticated else None
+
+
 def _healthz() -> flask.Response:
+    # Liveness for load balancers without sign-in; row counts are volume information (how many
+    # reports exist, restricted ones included), so only a signed-in administrator gets them.
     settings: Settings = flask.current_app.config[SETTINGS_KEY]
     engine = get_engine(settings.database_url, settings.spatialite_path)
     body: dict[str, Any] = {"status": "ok", "backend": backend_name(engine)}
+    viewer = _signed_in_viewer()
     try:
         body["schema_version"] = schema_version(engine)
-        with session_scope(engine) as session:
-            body["counts"] = table_counts(session=session)
+        if viewer is not None and can(viewer, Capability.ADMINISTER):
+            with session_scope(engine) as session:
+                body["counts"] = table_counts(session=session)
     except Exception as exc:  # report, don't crash: this is what monitoring reads
         logger.exception("health check failed")
         body.update(status="error", error=type(exc).__name__)

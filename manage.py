@@ -268,6 +268,62 @@ def cmd_apikeys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_add(args: argparse.Namespace) -> int:
+    """Create a user; the password comes from stdin or is a printed one-time password."""
+    from security.roles import Viewer
+    from security.users import add_user
+    from store.engine import session_scope
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    with session_scope(_engine()) as session:
+        user, otp = add_user(
+            session=session,
+            actor=Viewer.system(),
+            username=args.name,
+            role=args.role,
+            agency=args.agency,
+            password=password,
+        )
+        payload = {"username": user.username, "role": user.role, "agency": user.agency}
+    text = f"user {args.name} added"
+    if otp:
+        payload["one_time_password"] = otp
+        text += f"; one-time password (must be changed at first sign-in): {otp}"
+    _emit(args, payload, text)
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    """Disable (or with --enable, enable again) a user; their sessions end."""
+    from security.roles import Viewer
+    from security.users import set_disabled
+    from store.engine import session_scope
+
+    with session_scope(_engine()) as session:
+        set_disabled(
+            session=session, actor=Viewer.system(), username=args.name, disabled=not args.enable
+        )
+    state = "enabled" if args.enable else "disabled"
+    _emit(args, {"username": args.name, "state": state}, f"user {args.name} {state}")
+    return 0
+
+
+def cmd_users_reset(args: argparse.Namespace) -> int:
+    """Give a user a new one-time password, unlock them and end their sessions."""
+    from security.roles import Viewer
+    from security.users import reset_password
+    from store.engine import session_scope
+
+    with session_scope(_engine()) as session:
+        otp = reset_password(session=session, actor=Viewer.system(), username=args.name)
+    _emit(
+        args,
+        {"username": args.name, "one_time_password": otp},
+        f"user {args.name} reset; one-time password (must be changed at sign-in): {otp}",
+    )
+    return 0
+
+
 def _parse_iso(value: str):  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
@@ -313,6 +369,86 @@ def cmd_apikeys_revoke(args: argparse.Namespace) -> int:
         n = revoke_key(session=session, prefix=args.prefix)
     _emit(args, {"revoked": n}, f"revoked {n} key(s)")
     return 0 if n else 1
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    """List the users with role, agency and state."""
+    from security.users import list_users
+    from store.engine import session_scope
+
+    with session_scope(_engine()) as session:
+        rows = [
+            {
+                "username": u.username,
+                "role": u.role,
+                "agency": u.agency,
+                "disabled": u.disabled,
+                "demo": u.is_demo,
+                "must_change_password": u.must_change_password,
+                "locked_until": u.locked_until,
+                "last_sign_in_at": u.last_sign_in_at,
+            }
+            for u in list_users(session=session)
+        ]
+    text = "\n".join(
+        f"{r['username']:<24} {r['role']:<14} {r['agency']:<16}"
+        + (" disabled" if r["disabled"] else "")
+        + (" demo" if r["demo"] else "")
+        for r in rows
+    )
+    _emit(args, {"users": rows}, text or "no users")
+    return 0
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    """Write the audit log as CSV (to --output or standard output); the export is audited."""
+    from datetime import datetime
+
+    from security import audit
+    from security.roles import Viewer
+    from store.engine import session_scope
+
+    since = datetime.fromisoformat(args.since) if args.since else None
+    if since is not None and since.tzinfo is None:
+        from datetime import UTC
+
+        since = since.replace(tzinfo=UTC)
+    with session_scope(_engine()) as session:
+        rows = audit.entries(session=session, since=since)
+        audit.record(
+            session=session,
+            viewer=Viewer.system(),
+            action="audit.export",
+            object=args.output or "stdout",
+            details={"rows": len(rows), "format": "csv"},
+        )
+        body = audit.to_csv(rows)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(body)
+        sys.stderr.write(f"{len(rows)} audit entries written to {args.output}\n")
+    else:
+        sys.stdout.write(body)
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """List the records past their review date; delete them with --apply (audited)."""
+    from security.retention import purge
+    from security.roles import Viewer
+    from store.base import utcnow
+    from store.engine import session_scope
+
+    with session_scope(_engine()) as session:
+        due = purge(session=session, viewer=Viewer.system(), now=utcnow(), apply=args.apply)
+    verb = "purged" if args.apply else "due for review (dry run; --apply purges)"
+    lines = [f"{len(due)} records {verb}"] + [
+        f"  {d.source_agency}/{d.external_id} {d.kind} occurred {d.occurred_at:%Y-%m-%d} "
+        f"review {d.review_at:%Y-%m-%d}"
+        for d in due
+    ]
+    _emit(args, {"applied": args.apply, "records": [vars(d) for d in due]}, "\n".join(lines))
+    return 0
 
 
 def _emit(args: argparse.Namespace, payload: dict[str, object], text: str) -> None:
@@ -455,6 +591,42 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("prefix")
     revoke.add_argument("--json", action="store_true", help="print one JSON object")
     revoke.set_defaults(func=cmd_apikeys_revoke)
+
+    users = sub.add_parser("users", help="user accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = users_sub.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, help="watch_officer, command, analyst, ...")
+    add.add_argument("--agency", required=True)
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (else print a one-time one)",
+    )
+    add.set_defaults(func=cmd_users_add)
+    dis = users_sub.add_parser("disable", help="disable a user (ends their sessions)")
+    dis.add_argument("name")
+    dis.add_argument("--enable", action="store_true", help="enable the user again")
+    dis.set_defaults(func=cmd_users_disable)
+    reset = users_sub.add_parser("reset", help="new one-time password, unlock")
+    reset.add_argument("name")
+    reset.set_defaults(func=cmd_users_reset)
+    lst = users_sub.add_parser("list", help="list users")
+    lst.set_defaults(func=cmd_users_list)
+    for p in (add, dis, reset, lst):
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    aud = sub.add_parser("audit", help="the audit log")
+    aud_sub = aud.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    exp = aud_sub.add_parser("export", help="write the audit log as CSV")
+    exp.add_argument("--output", help="file to write (default: standard output)")
+    exp.add_argument("--since", help="ISO date or time (UTC unless given)")
+    exp.set_defaults(func=cmd_audit_export)
+
+    purge = sub.add_parser("purge", help="records past their review date (dry run by default)")
+    purge.add_argument("--apply", action="store_true", help="delete them (audited)")
+    purge.add_argument("--json", action="store_true", help="print one JSON object")
+    purge.set_defaults(func=cmd_purge)
     return parser
 
 
@@ -477,11 +649,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     enable_detection_after_ingest(get_settings())
     from data_loaders.errors import IngestError
     from reports.briefing import BriefingError
+    from security.users import AccountError
     from store.errors import StoreError
 
     try:
         return func(args)
-    except (IngestError, StoreError, BriefingError, ValueError) as exc:
+    except (IngestError, StoreError, BriefingError, AccountError, ValueError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
     except KeyboardInterrupt:

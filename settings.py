@@ -83,6 +83,15 @@ class Settings(BaseSettings):
     ingest_chunk_rows: int = Field(default=50_000, ge=1)
     # Largest body the partner API accepts (bytes); larger requests get 413.
     api_max_body_bytes: int = Field(default=5_000_000, ge=1)
+    # Sign-in and records (issue #6): idle minutes before a session ends, failed sign-ins before
+    # an account locks and for how long, sign-in attempts per client address per minute, years
+    # before a SAR is due for review, and whether the session cookie is HTTPS-only.
+    session_idle_minutes: int = 30
+    lockout_attempts: int = 5
+    lockout_minutes: int = 15
+    signin_rate_per_minute: int = 10
+    sar_review_years: int = 5
+    cookie_secure: bool | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -8,6 +8,8 @@ from typing import Any
 from dash import Input, Output, State, callback, no_update
 
 from callbacks import _context
+from security.audit import record
+from security.capabilities import Capability, require
 from store.base import utcnow
 from store.engine import session_scope
 from store.errors import StoreError
@@ -26,10 +28,11 @@ from ui.flags_queue import detail_children, grid_rows
 def load_flag_rows(_version: int, show_all: list[str]) -> list[dict[str, Any]]:
     """Fill the queue: open, awake flags by priority (or every flag)."""
     every = "all" in (show_all or [])
+    viewer = require(Capability.VIEW_MAP, _context.viewer())
     with session_scope(_context.engine()) as session:
         frame = flag_rows(
             session=session,
-            viewer=_context.viewer(),
+            viewer=viewer,
             statuses=None if every else ("new", "acknowledged", "assigned"),
             now=None if every else utcnow(),
         )
@@ -44,11 +47,18 @@ def load_flag_rows(_version: int, show_all: list[str]) -> list[dict[str, Any]]:
 )
 def show_flag_detail(selected: list[dict[str, Any]] | None, _version: int) -> list[Any]:
     """Show why the selected flag was raised, and its history."""
+    viewer = require(Capability.VIEW_DETAILS, _context.viewer())
     if not selected:
         return detail_children(None)
+    flag_id = int(selected[0]["id"])
     with session_scope(_context.engine()) as session:
-        detail = flag_detail(
-            session=session, viewer=_context.viewer(), flag_id=int(selected[0]["id"])
+        detail = flag_detail(session=session, viewer=viewer, flag_id=flag_id)
+        record(
+            session=session,
+            viewer=viewer,
+            action="flag.view",
+            object=str(flag_id),
+            outcome="ok" if detail else "denied",
         )
     return detail_children(detail)
 
@@ -77,6 +87,7 @@ def apply_flag_action(
     version: int,
 ) -> tuple[str, Any]:
     """Apply the chosen action to the selected flag and refresh the queue."""
+    viewer = require(Capability.MANAGE_FLAGS, _context.viewer())
     if not selected or not action:
         return "Select a flag and an action.", no_update
     flag_id = int(selected[0]["id"])
@@ -86,12 +97,19 @@ def apply_flag_action(
             follow_up(
                 session,
                 flag_id=flag_id,
-                viewer=_context.viewer(),
+                viewer=viewer,
                 action=action,
                 disposition=disposition,
                 assignee=assignee or None,
                 note=note or None,
                 snooze_until=until,
+            )
+            record(
+                session=session,
+                viewer=viewer,
+                action="flag.change",
+                object=str(flag_id),
+                details={"action": action, "disposition": disposition, "assignee": assignee},
             )
     except StoreError as exc:
         return f"Not done: {exc}", no_update

@@ -9,6 +9,8 @@ from dash import Input, Output, callback
 from callbacks import _context
 from callbacks._state import ViewState
 from layers.view import build_map_view
+from security.audit import record
+from security.capabilities import Capability, require
 from store.engine import session_scope
 from ui import ids, summary
 
@@ -35,11 +37,13 @@ def update_map_figure(
 ) -> tuple[Any, ...]:
     """Redraw every layer for the current controls and viewer."""
     settings = _context.app_settings()
+    viewer = require(Capability.VIEW_MAP, _context.viewer())
     state = ViewState.from_controls(visible, preset, res, start, end)
     with session_scope(_context.engine()) as session:
+        record(session=session, viewer=viewer, action="map.filter", details=vars(state))
         view = build_map_view(
             session=session,
-            viewer=_context.viewer(),
+            viewer=viewer,
             filters=state.event_filter(),
             preset=state.preset,
             custom=state.custom_window(settings.timezone),

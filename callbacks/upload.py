@@ -10,6 +10,8 @@ from dash.exceptions import PreventUpdate
 from callbacks import _context
 from data_loaders.errors import IngestError
 from data_loaders.upload import ingest_upload, quarantine_csv
+from security.audit import record
+from security.capabilities import Capability, require
 from store.engine import session_scope
 from store.queries.quarantine import quarantined_rows
 from ui import ids, upload_summary
@@ -22,6 +24,7 @@ from ui import ids, upload_summary
 )
 def show_filename(filename: str | None) -> str:
     """Name the chosen file."""
+    require(Capability.IMPORT, _context.viewer())
     return f"Chosen: {filename}" if filename else ""
 
 
@@ -40,6 +43,7 @@ def import_file(
     n_clicks: int, contents: str | None, filename: str | None, kind: str, source: str | None
 ) -> tuple[Any, Any, bool]:
     """Import the chosen file as one batch and summarise it."""
+    viewer = require(Capability.IMPORT, _context.viewer())  # before anything else: 403 first
     if not n_clicks:
         raise PreventUpdate
     try:
@@ -52,8 +56,24 @@ def import_file(
             source=source or "",
         )
     except IngestError as exc:
+        _audit(viewer, "import", filename, "error", {"error": str(exc)})
         return upload_summary.error(str(exc)), None, True
+    _audit(viewer, "import", filename, "ok", summary.to_dict())
     return upload_summary.summary(summary), summary.batch_id, summary.quarantined == 0
+
+
+def _audit(
+    viewer: Any, action: str, obj: str | None, outcome: Any, details: dict[str, Any]
+) -> None:
+    with session_scope(_context.engine()) as session:
+        record(
+            session=session,
+            viewer=viewer,
+            action=action,
+            object=obj or "",
+            outcome=outcome,
+            details=details,
+        )
 
 
 @callback(
@@ -64,8 +84,16 @@ def import_file(
 )
 def download_quarantine(n_clicks: int, batch_id: int | None) -> Any:
     """Send the quarantined rows of the last import, with their reasons, as CSV."""
+    viewer = require(Capability.IMPORT, _context.viewer())
     if not n_clicks or batch_id is None:
         return no_update
     with session_scope(_context.engine()) as session:
-        rows = quarantined_rows(session=session, viewer=_context.viewer(), batch_id=batch_id)
+        rows = quarantined_rows(session=session, viewer=viewer, batch_id=batch_id)
+        record(
+            session=session,
+            viewer=viewer,
+            action="import.quarantine_download",
+            object=str(batch_id),
+            details={"rows": len(rows)},
+        )
     return dcc.send_string(quarantine_csv(rows), f"quarantined-batch-{batch_id}.csv")

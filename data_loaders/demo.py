@@ -11,6 +11,7 @@ from data_loaders.areas import load_area
 from data_loaders.ingest import BatchSummary, ingest_path
 from data_loaders.profiles import load_profile
 from settings import PROJECT_ROOT, Settings
+from store.engine import session_scope
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def seed_demo_areas(engine: Engine) -> int:
 
 
 def seed_demo(engine: Engine, settings: Settings, demo_dir: Path = DEMO_DIR) -> list[BatchSummary]:
-    """Load every demo file once; files already loaded whole are skipped (a re-run adds nothing)."""
+    """Load every demo file once (a re-run adds nothing) and create the missing demo users."""
     area = load_area(str(settings.area_path)) if settings.area_path else None
     summaries = []
     for filename, profile_name in DEMO_KIT:
@@ -58,4 +59,13 @@ def seed_demo(engine: Engine, settings: Settings, demo_dir: Path = DEMO_DIR) -> 
             )
         )
     logger.info("demo areas: %d regions and hazards", seed_demo_areas(engine))
+    from security.users import ensure_demo_users
+
+    if settings.env == "production":  # a published password has no place in production
+        logger.warning("demo data loaded in production: demo users NOT created")
+        return summaries
+    with session_scope(engine) as session:
+        made = ensure_demo_users(session=session, host_agency=settings.host_agency)
+    if made:
+        logger.info("demo users created (password in README): %s", ", ".join(made))
     return summaries

@@ -12,14 +12,14 @@ from pathlib import Path
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.browser.harness import make_driver, running_app
+from tests.browser.harness import make_driver, open_dashboard, running_app
 
 
 def main(out: str) -> int:
     with tempfile.TemporaryDirectory() as tmp, running_app(Path(tmp) / "wf.sqlite") as base:
         driver = make_driver(1400, 860)
         try:
-            driver.get(base + "/")
+            open_dashboard(driver, base)  # signs in as the demo watch officer
             WebDriverWait(driver, 60).until(
                 lambda d: d.execute_script(
                     "const g=document.querySelector('#map-graph .js-plotly-plot');"

@@ -104,7 +104,8 @@ def staged_upsert(
             {"src": source_agency},
         ).scalars()
         before_update(list(changed_ids))
-    updates = [c for c in columns if c != "external_id"]
+    # The review date runs from when a record first entered: an update leaves it alone.
+    updates = [c for c in columns if c not in ("external_id", "review_at")]
     set_clause = ", ".join(
         f"{c} = excluded.{c}" for c in [*updates, "geometry", "batch_id", "updated_at"]
     )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from store.base import utcnow
 from store.bulk import staged_upsert
 from store.models import Area, Event, EventRevision, IngestBatch, QuarantinedRow, Site
+from store.models.event import add_years
 
 # Bound parameters per statement stay well under SQLite's limit.
 _CHUNK = 2_000
@@ -103,14 +104,28 @@ def upsert_events(
     source_agency: str,
     batch_id: int,
     all_new: bool = False,
+    review_years: int | None = None,
 ) -> UpsertCounts:
     """Insert new events, update changed ones (keeping a revision), leave the rest alone.
 
-    ``all_new`` says no row can exist yet (see :func:`store.bulk.staged_upsert`).
+    ``all_new`` says no row can exist yet (see :func:`store.bulk.staged_upsert`). Suspicious
+    events get their review date (entry time plus ``review_years``, 28 CFR 23.20(h)); an update
+    keeps the date the record first entered with.
     """
+    if review_years is None:
+        from settings import get_settings  # the store reads settings only when not told
+
+        review_years = get_settings().sar_review_years
+    stamped = frame.assign(review_at=review_dates(frame["kind"], years=review_years))
     return _upsert(
-        session, Event, frame, source_agency=source_agency, batch_id=batch_id, all_new=all_new
+        session, Event, stamped, source_agency=source_agency, batch_id=batch_id, all_new=all_new
     )
+
+
+def review_dates(kind: pd.Series, *, years: int, now: datetime | None = None) -> pd.Series:
+    """Return each row's review date: ``now`` plus ``years`` for SARs, missing for incidents."""
+    due = pd.Timestamp(add_years(now or utcnow(), years))
+    return pd.Series(due, index=kind.index).where(kind == "suspicious", pd.NaT)
 
 
 def upsert_sites(

@@ -15,6 +15,8 @@ MARKING_BANNER = "marking-banner"
 MARKING_FOOTER = "marking-footer"
 NOTES = "map-notes"
 FILTER_STORE = "filter-store"
+USER_MENU = "user-menu"
+SIGN_OUT = "sign-out"
 
 
 def summary_count(layer: str) -> str:

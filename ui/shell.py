@@ -5,6 +5,8 @@ from __future__ import annotations
 from dash import dcc, html
 
 from layers.registry import DEFAULT_VISIBLE, LAYERS
+from security.capabilities import Capability, can
+from security.roles import Viewer
 from settings import Settings
 from ui import flags_queue, ids, upload
 
@@ -56,8 +58,32 @@ def _controls(settings: Settings) -> html.Div:
     )
 
 
-def layout(settings: Settings) -> html.Div:
-    """Return the whole page for ``settings``."""
+def _user_menu(viewer: Viewer | None) -> html.Div:
+    if viewer is None:
+        return html.Div(id=ids.USER_MENU)
+    return html.Div(
+        id=ids.USER_MENU,
+        className="wf-user",
+        children=[
+            html.Span(
+                f"{viewer.username} · {viewer.role.value.replace('_', ' ')} · {viewer.agency}"
+            ),
+            *(
+                [html.A("Audit log", href="/admin/audit", className="wf-admin-link")]
+                if can(viewer, Capability.ADMINISTER)
+                else []
+            ),
+            html.Form(
+                html.Button("Sign out", id=ids.SIGN_OUT, type="submit", className="wf-signout"),
+                action="/logout",
+                method="POST",
+            ),
+        ],
+    )
+
+
+def layout(settings: Settings, viewer: Viewer | None = None) -> html.Div:
+    """Return the whole page for ``settings``, with ``viewer``'s name and a sign-out button."""
     return html.Div(
         className="wf-shell",
         children=[
@@ -68,6 +94,7 @@ def layout(settings: Settings) -> html.Div:
                     html.H1("Watchfloor"),
                     html.Span("Situational awareness · fusion center", className="wf-sub"),
                     html.Span(id=ids.DATA_THROUGH, className="wf-data-through"),
+                    _user_menu(viewer),
                 ],
             ),
             html.Main(

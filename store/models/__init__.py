@@ -6,10 +6,12 @@ from store.models.batch import IngestBatch, QuarantinedRow
 from store.models.event import Event, EventRevision
 from store.models.flag import Flag, FlagHistory
 from store.models.site import Site
+from store.models.user import AuditEntry, User
 
 __all__ = [
     "ApiKey",
     "Area",
+    "AuditEntry",
     "Event",
     "EventRevision",
     "Flag",
@@ -17,4 +19,5 @@ __all__ = [
     "IngestBatch",
     "QuarantinedRow",
     "Site",
+    "User",
 ]

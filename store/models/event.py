@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -20,6 +21,26 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, TimestampMixin, utcnow
 from store.types import BigIntPK, UTCDateTime
+
+
+def add_years(when: datetime, years: int) -> datetime:
+    """Return ``when`` plus whole calendar years (29 February becomes 28 February)."""
+    try:
+        return when.replace(year=when.year + years)
+    except ValueError:
+        return when.replace(year=when.year + years, day=28)
+
+
+def _review_default(context: Any) -> datetime | None:
+    # 28 CFR 23.20(h): criminal intelligence is reviewed (validated or purged) a fixed number of
+    # years after it enters the system; only SARs (records about people) carry a review date.
+    params = context.get_current_parameters()
+    if params.get("kind") != "suspicious":
+        return None
+    from settings import get_settings  # the model module must not import settings at load
+
+    entered = params.get("created_at") or utcnow()
+    return add_years(entered, get_settings().sar_review_years)
 
 
 class Event(TimestampMixin, Base):
@@ -57,6 +78,10 @@ class Event(TimestampMixin, Base):
     cell: Mapped[int] = mapped_column(BigInteger, index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batches.id"), index=True)
+    # When a SAR is due for review under the retention rule; NULL for incident reports.
+    review_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), default=_review_default, index=True
+    )
 
 
 class EventRevision(Base):

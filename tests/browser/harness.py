@@ -16,9 +16,12 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -97,9 +100,37 @@ def make_driver(width: int = 1400, height: int = 900) -> webdriver.Chrome:
     return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
 
 
-def open_dashboard(driver: webdriver.Chrome, base: str, path: str = "/") -> None:
-    """Open a dashboard page as a signed-in user would reach it.
+DEMO_USER = "demo-officer"
 
-    Every browser test goes through here, so adding sign-in changes one function.
+
+def sign_in(driver: webdriver.Chrome, username: str, password: str) -> None:
+    """Fill in and submit the sign-in page the driver is on; wait until it has left it."""
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "signin-submit").click()
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: urlparse(d.current_url).path != "/login"
+        or d.find_elements(By.ID, "signin-message")
+    )
+    if urlparse(driver.current_url).path == "/login":
+        message = driver.find_element(By.ID, "signin-message").text
+        raise AssertionError(f"sign-in as {username} failed: {message}")
+
+
+def open_dashboard(
+    driver: webdriver.Chrome,
+    base: str,
+    path: str = "/",
+    *,
+    username: str = DEMO_USER,
+    password: str | None = None,
+) -> None:
+    """Open a dashboard page as a signed-in user would reach it (signing in when asked to).
+
+    Every browser test goes through here; the default user is the demo watch officer.
     """
+    from security.users import DEMO_PASSWORD
+
     driver.get(base + path)
+    if urlparse(driver.current_url).path == "/login":
+        sign_in(driver, username, password or DEMO_PASSWORD)

@@ -12,7 +12,11 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from security.users import ensure_demo_users
+from store.engine import make_engine, session_scope
 from tests.browser.harness import open_dashboard, running_app
+
+ANALYST = "demo-analyst"
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +24,11 @@ def empty_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app on an empty database (no demo kit), so counts are the upload's own."""
     db = tmp_path_factory.mktemp("upload") / "watchfloor.sqlite"
     with running_app(db, WATCHFLOOR_SEED_DEMO="false") as base:
+        # No demo kit, but someone must sign in: the demo users, made as the CLI would.
+        engine = make_engine(f"sqlite:///{db}")
+        with session_scope(engine) as session:
+            ensure_demo_users(session=session, host_agency="MA-CFC")
+        engine.dispose()
         yield base
 
 
@@ -42,7 +51,7 @@ def test_upl001_import_a_file_and_download_its_quarantine(
     browser.execute_cdp_cmd(
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
     )
-    open_dashboard(browser, empty_app)
+    open_dashboard(browser, empty_app, username=ANALYST)  # importing needs the analyst role
     file_input = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#upload-file input"))
     file_input.send_keys(str(path))
     _wait(browser, lambda d: "partner.csv" in d.find_element(By.ID, "upload-filename").text)
@@ -75,7 +84,7 @@ def test_upl002_an_unreadable_file_says_why(
 ) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("")
-    open_dashboard(browser, empty_app)
+    open_dashboard(browser, empty_app, username=ANALYST)  # importing needs the analyst role
     file_input = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#upload-file input"))
     file_input.send_keys(str(path))
     _wait(browser, lambda d: "empty.csv" in d.find_element(By.ID, "upload-filename").text)

@@ -8,10 +8,12 @@ from sqlalchemy import Engine
 
 from layers.view import MapConfig, build_map_view
 from security.roles import Role, Viewer
+from security.users import DEMO_PASSWORD, DEMO_USERS
 from settings import Settings
 from store.engine import session_scope
 from store.migrate import alembic_config
 from store.queries import EventFilter
+from tests.security_kit import sign_in
 
 CONFIG = MapConfig(42.36, -71.06, 10, "white-bg", "/assets/basemap/counties.geojson")
 
@@ -27,7 +29,14 @@ def test_healthz_reports_backend_version_and_counts(demo_db: tuple[Engine, Setti
     assert (
         body["schema_version"] == ScriptDirectory.from_config(alembic_config()).get_current_head()
     )
+    assert "counts" not in body  # volumes only for a signed-in administrator
+    assert sign_in(client, "demo-officer", DEMO_PASSWORD) == 302
+    assert "counts" not in client.get("/healthz").get_json()
+    admin = create_app(settings).server.test_client()
+    assert sign_in(admin, "demo-admin", DEMO_PASSWORD) == 302
+    body = admin.get("/healthz").get_json()
     assert body["counts"]["events"] == 12045 and body["counts"]["sites"] == 960
+    assert body["counts"]["users"] == len(DEMO_USERS)
 
 
 def test_default_view_shows_the_last_30_days_of_data(demo_db: tuple[Engine, Settings]) -> None:

@@ -27,6 +27,7 @@ def test_upgrade_is_idempotent_and_versioned(engine: Engine) -> None:
     tables = set(inspect(engine).get_table_names())
     assert {"events", "sites", "ingest_batches", "quarantined_rows", "event_revisions"} <= tables
     assert "api_keys" in tables
+    assert {"users", "audit_log"} <= tables
 
 
 def test_geometry_columns_are_registered_with_spatial_index(engine: Engine) -> None:

@@ -1,0 +1,52 @@
+"""What each role may do, and the ``require`` check every callback and route calls."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from werkzeug.exceptions import Forbidden
+
+from security.roles import Role, Viewer
+
+
+class Capability(StrEnum):
+    """The things a user can be allowed to do."""
+
+    VIEW_MAP = "view_map"
+    VIEW_DETAILS = "view_details"
+    MANAGE_FLAGS = "manage_flags"
+    IMPORT = "import"
+    EXPORT = "export"
+    ADMINISTER = "administer"
+
+
+C = Capability
+# The capability matrix (README "Roles and capabilities"). What a capability shows is still cut
+# down to the viewer's visible events by security.visibility.
+MATRIX: dict[Role, frozenset[Capability]] = {
+    Role.WATCH_OFFICER: frozenset({C.VIEW_MAP, C.VIEW_DETAILS, C.MANAGE_FLAGS}),
+    Role.COMMAND: frozenset({C.VIEW_MAP, C.VIEW_DETAILS, C.MANAGE_FLAGS, C.EXPORT}),
+    Role.ANALYST: frozenset({C.VIEW_MAP, C.VIEW_DETAILS, C.MANAGE_FLAGS, C.IMPORT, C.EXPORT}),
+    Role.ADMINISTRATOR: frozenset({C.VIEW_MAP, C.IMPORT, C.ADMINISTER}),
+    Role.PARTNER: frozenset({C.VIEW_MAP, C.VIEW_DETAILS}),
+    Role.SYSTEM: frozenset(Capability),
+}
+
+
+def can(viewer: Viewer, capability: Capability) -> bool:
+    """Return whether ``viewer``'s role grants ``capability``."""
+    return capability in MATRIX.get(viewer.role, frozenset())
+
+
+def require(capability: Capability, viewer: Viewer | None = None) -> Viewer:
+    """Return the viewer (the current request's when omitted) or raise 403 Forbidden.
+
+    Callbacks and routes call this first, so a hidden button is never the only guard.
+    """
+    if viewer is None:
+        from security.session import current_viewer
+
+        viewer = current_viewer()
+    if not can(viewer, capability):
+        raise Forbidden(f"{viewer.role} may not {capability}")
+    return viewer

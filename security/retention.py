@@ -1,0 +1,75 @@
+"""Retention: which SARs are due for review, and purging them (audited)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from security.audit import record
+from security.roles import Viewer
+from store.models import Event, EventRevision
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class DueRecord:
+    """One event past its review date."""
+
+    id: int
+    source_agency: str
+    external_id: str
+    kind: str
+    occurred_at: datetime
+    review_at: datetime
+
+
+def due_for_review(*, session: Session, now: datetime) -> list[DueRecord]:
+    """Return every event whose review date is at or before ``now``, oldest review first.
+
+    Retention applies to every record whatever its caveat, so this reads as the system viewer
+    would: it is a maintenance listing for administrators, never shown on the map.
+    """
+    stmt = (
+        select(
+            Event.id,
+            Event.source_agency,
+            Event.external_id,
+            Event.kind,
+            Event.occurred_at,
+            Event.review_at,
+        )
+        .where(Event.review_at.is_not(None), Event.review_at <= now)
+        .order_by(Event.review_at, Event.id)
+    )
+    return [DueRecord(*row) for row in session.execute(stmt)]
+
+
+def purge(*, session: Session, viewer: Viewer, now: datetime, apply: bool) -> list[DueRecord]:
+    """List (``apply=False``) or delete (``apply=True``) the events due for review; audited.
+
+    Their revisions go with them. Returns the records that were (or would be) purged.
+    """
+    due = due_for_review(session=session, now=now)
+    if apply and due:
+        ids = [d.id for d in due]
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            session.execute(delete(EventRevision).where(EventRevision.event_id.in_(chunk)))
+            session.execute(delete(Event).where(Event.id.in_(chunk)))
+    record(
+        session=session,
+        viewer=viewer,
+        action="purge",
+        object="events",
+        details={
+            "apply": apply,
+            "due": len(due),
+            "as_of": now.isoformat(),
+            "ids": [d.id for d in due][:1000],
+        },
+    )
+    return due

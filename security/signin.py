@@ -1,0 +1,178 @@
+"""The sign-in, sign-out and password pages, and the administrators' audit log pages."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import flask
+import flask_login
+from sqlalchemy import Engine
+
+from security import audit
+from security.capabilities import Capability, require
+from security.session import SignedInUser, current_viewer
+from security.users import authenticate, change_password, get_user, viewer_of
+from security.web import RateLimiter, csrf_ok, csrf_token
+from settings import Settings
+from store.engine import session_scope
+from store.models import User
+
+PASSWORD_ENDPOINTS = frozenset({"signin.password", "signin.logout", "signin.static"})
+AUDIT_PAGE_ROWS = 500
+
+
+def load_user(engine: Engine, token: str) -> SignedInUser | None:
+    """Return the signed-in user for a session token, or ``None`` when it no longer holds."""
+    user_id, _, epoch = token.partition(".")
+    if not (user_id.isdigit() and epoch.isdigit()):
+        return None
+    with session_scope(engine) as session:
+        user = session.get(User, int(user_id))
+        if user is None or user.disabled or user.auth_epoch != int(epoch):
+            return None
+        return _signed_in(user)
+
+
+def _signed_in(user: User) -> SignedInUser:
+    return SignedInUser(
+        token=f"{user.id}.{user.auth_epoch}",
+        viewer=viewer_of(user),
+        must_change_password=user.must_change_password,
+    )
+
+
+def _start_session(user: User) -> None:
+    # A fresh session on every sign-in: nothing from before it (fixation) survives.
+    flask.session.clear()
+    flask.session.permanent = True
+    flask_login.login_user(_signed_in(user))
+    flask.session["seen"] = time.time()
+    csrf_token()
+
+
+def end_session(engine: Engine, *, reason: str) -> None:
+    """Sign the current user out (audited) and forget the whole session."""
+    user = flask_login.current_user
+    if user.is_authenticated:
+        with session_scope(engine) as session:
+            audit.record(
+                session=session,
+                viewer=user.viewer,
+                action="signout",
+                object=user.viewer.username,
+                details={"reason": reason},
+            )
+    flask_login.logout_user()
+    flask.session.clear()
+
+
+def _safe_next(value: str | None) -> str:
+    # Only a path on this site: "//evil.example" and "https://..." would leave it.
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+def blueprint(settings: Settings, engine: Engine, limiter: RateLimiter) -> flask.Blueprint:
+    """Return the blueprint: sign-in, sign-out, password change and the audit pages."""
+    bp = flask.Blueprint(
+        "signin",
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/signin-static",
+    )
+    lockout = timedelta(minutes=settings.lockout_minutes)
+
+    def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+        return flask.render_template(template, csrf_token=csrf_token(), **context), status
+
+    @bp.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        nxt = _safe_next(flask.request.values.get("next"))
+        if flask.request.method == "GET":
+            note = {"out": "You are signed out.", "idle": "Your session ended."}.get(
+                flask.request.args.get("note", ""), ""
+            )
+            return page("login.html", next=nxt, message=note)
+        if not csrf_ok():
+            return page("login.html", 400, next=nxt, message="The form expired; try again.")
+        if not limiter.hit(flask.request.remote_addr or "?"):
+            return page("login.html", 429, next=nxt, message="Too many attempts; wait a minute.")
+        with session_scope(engine) as session:
+            result = authenticate(
+                session=session,
+                username=flask.request.form.get("username", "").strip(),
+                password=flask.request.form.get("password", ""),
+                max_attempts=settings.lockout_attempts,
+                lockout=lockout,
+            )
+            if result.user is not None:
+                _start_session(result.user)
+                must_change = result.user.must_change_password
+        if result.user is None:
+            # One message for every failure: it must not tell which names exist.
+            msg = "Sign-in failed. After repeated failures an account is locked for a while."
+            return page("login.html", 401, next=nxt, message=msg)
+        return flask.redirect(flask.url_for("signin.password") if must_change else nxt)
+
+    @bp.route("/logout", methods=["POST"])
+    def logout() -> Any:
+        end_session(engine, reason="user")
+        return flask.redirect(flask.url_for("signin.login", note="out"))
+
+    @bp.route("/account/password", methods=["GET", "POST"])
+    def password() -> Any:
+        viewer = current_viewer()
+        if flask.request.method == "GET":
+            return page("password.html", username=viewer.username, message="")
+        if not csrf_ok():
+            return page("password.html", 400, username=viewer.username, message="Try again.")
+        new = flask.request.form.get("new", "")
+        problem = None
+        if new != flask.request.form.get("confirm", ""):
+            problem = "the two new passwords differ"
+        with session_scope(engine) as session:
+            row = get_user(session=session, username=viewer.username)
+            if row is None:
+                flask.abort(401)
+            if problem is None:
+                problem = change_password(
+                    session=session,
+                    user=row,
+                    current=flask.request.form.get("current", ""),
+                    new=new,
+                )
+            if problem is None:
+                _start_session(row)
+        if problem:
+            return page("password.html", 400, username=viewer.username, message=problem)
+        return flask.redirect("/")
+
+    @bp.route("/admin/audit")
+    def audit_page() -> Any:
+        require(Capability.ADMINISTER)
+        with session_scope(engine) as session:
+            rows = audit.entries(session=session, limit=AUDIT_PAGE_ROWS)
+        return page("audit.html", rows=rows, limit=AUDIT_PAGE_ROWS)
+
+    @bp.route("/admin/audit.csv")
+    def audit_csv() -> Any:
+        viewer = require(Capability.ADMINISTER)
+        with session_scope(engine) as session:
+            rows = audit.entries(session=session)
+            audit.record(
+                session=session,
+                viewer=viewer,
+                action="audit.export",
+                details={"rows": len(rows), "format": "csv"},
+            )
+        return flask.Response(
+            audit.to_csv(rows),
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=watchfloor-audit.csv"},
+        )
+
+    return bp

@@ -1,0 +1,204 @@
+"""Server-side guards for every request: sign-in gate, idle timeout, CSRF, rate limit, headers.
+
+Notes
+-----
+- Every path but the sign-in page, its stylesheet, ``/healthz`` and ``/api/*`` needs a signed-in
+  user: pages redirect to ``/login``, Dash's JSON routes and everything else get 401.
+  ``/api/*`` routes check their own API keys (issue #3) and never use the session cookie.
+- CSRF: the sign-in and password forms carry a per-session token; every state-changing request
+  (POST, PUT, PATCH, DELETE), Dash's ``/_dash-update-component`` included, must come from this
+  origin (``Origin``, else ``Referer``). The session cookie is ``SameSite=Lax`` and Dash posts
+  ``application/json``, which no cross-site form can send without a CORS preflight.
+- The Content-Security-Policy allows scripts from this server and the hashes of Dash's inline
+  scripts only; styles may be inline (React and Plotly set style attributes); MapLibre's workers
+  are ``blob:`` URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+import flask
+import flask_login
+from dash import Dash
+
+from security.session import SignedInUser
+from settings import PLACEHOLDER_SECRET, Settings
+from store.engine import get_engine
+
+logger = logging.getLogger(__name__)
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PUBLIC_ENDPOINTS = frozenset({"signin.login", "signin.static", "healthz"})
+# Paths whose answers are static code or styles: cacheable; everything else is no-store, so the
+# back button after sign-out asks the server again (and gets the sign-in page).
+STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/signin-static/")
+
+
+class RateLimiter:
+    """At most ``limit`` hits per key in a sliding minute, in this process."""
+
+    def __init__(self, limit: int, window_s: float = 60.0) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> bool:
+        """Count one hit for ``key``; return whether it is within the limit."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits[key]
+            while hits and hits[0] <= now - self.window_s:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return False
+            hits.append(now)
+            return True
+
+
+def csrf_token() -> str:
+    """Return this session's CSRF token, creating it on first use."""
+    if "csrf" not in flask.session:
+        flask.session["csrf"] = secrets.token_urlsafe(32)
+    return str(flask.session["csrf"])
+
+
+def csrf_ok() -> bool:
+    """Return whether the submitted form carries this session's CSRF token."""
+    sent = flask.request.form.get("csrf_token", "")
+    return bool(sent) and secrets.compare_digest(sent, flask.session.get("csrf", ""))
+
+
+def same_origin() -> bool:
+    """Return whether a browser request comes from this site (no header: not a browser form)."""
+    source = flask.request.headers.get("Origin") or flask.request.headers.get("Referer")
+    if not source or source == "null":
+        return source is None
+    return urlparse(source).netloc == flask.request.host
+
+
+def wants_json() -> bool:
+    """Return whether the request is a script's (JSON, Dash) rather than a page load."""
+    req = flask.request
+    if req.path.startswith("/_") or req.is_json:
+        return True
+    accept = req.accept_mimetypes
+    return accept.best_match(["text/html", "application/json"]) == "application/json"
+
+
+def unauthorized() -> flask.Response:
+    """Answer a request that needs a signed-in user: 401 for scripts, the sign-in page else."""
+    if wants_json():
+        return flask.make_response(flask.jsonify(error="sign-in required"), 401)
+    nxt = flask.request.full_path.rstrip("?") if flask.request.method == "GET" else "/"
+    return flask.redirect(flask.url_for("signin.login", next=nxt))
+
+
+def content_security_policy(dash_app: Dash, settings: Settings) -> str:
+    """Return the CSP header value for this app (tile and style servers are allowed too)."""
+    extra = " ".join(
+        sorted(
+            {
+                f"{u.scheme}://{u.netloc}"
+                for u in (urlparse(settings.tile_url or ""), urlparse(settings.map_style))
+                if u.scheme in ("http", "https") and u.netloc
+            }
+        )
+    )
+    directives = {
+        "default-src": "'self'",
+        "script-src": " ".join(["'self'", *dash_app.csp_hashes()]),
+        "style-src": "'self' 'unsafe-inline'",
+        "img-src": f"'self' data: blob: {extra}".strip(),
+        "connect-src": f"'self' {extra}".strip(),
+        "font-src": "'self' data:",
+        "worker-src": "'self' blob:",
+        "child-src": "'self' blob:",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    return "; ".join(f"{k} {v}" for k, v in directives.items())
+
+
+def install(dash_app: Dash, settings: Settings) -> None:
+    """Configure sessions, Flask-Login, the sign-in pages and the guards on ``dash_app``."""
+    from security import signin
+
+    server = dash_app.server
+    secure = settings.cookie_secure
+    if settings.env == "production" and settings.secret_key in ("", PLACEHOLDER_SECRET):
+        raise RuntimeError("WATCHFLOOR_SECRET_KEY must be set to a real secret in production")
+    secret = settings.secret_key
+    if secret in ("", PLACEHOLDER_SECRET):
+        # The placeholder is public: outside production sign sessions with a per-process key
+        # instead (sessions end when the process restarts).
+        logger.warning("WATCHFLOOR_SECRET_KEY is not set: sessions use a per-process key")
+        secret = secrets.token_hex(32)
+    server.config.update(
+        SECRET_KEY=secret,
+        SESSION_COOKIE_NAME="watchfloor_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env == "production" if secure is None else secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        SESSION_REFRESH_EACH_REQUEST=True,
+    )
+    manager = flask_login.LoginManager()
+    manager.session_protection = "basic"
+    manager.init_app(server)
+    engine = get_engine(settings.database_url, settings.spatialite_path)
+
+    @manager.user_loader
+    def _load(token: str) -> SignedInUser | None:
+        return signin.load_user(engine, token)
+
+    limiter = RateLimiter(settings.signin_rate_per_minute)
+    server.extensions["watchfloor_signin_limiter"] = limiter
+    server.register_blueprint(signin.blueprint(settings, engine, limiter))
+    idle_s = settings.session_idle_minutes * 60
+    csp: dict[str, str] = {}
+
+    @server.before_request
+    def _gate() -> Any:
+        req = flask.request
+        if req.url_rule is not None and req.url_rule.rule.startswith("/api/"):
+            return None  # API keys, checked by the API's own routes (not Dash's catch-all)
+        if req.method in STATE_CHANGING and not same_origin():
+            return flask.make_response(flask.jsonify(error="cross-origin request refused"), 403)
+        if req.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        user = flask_login.current_user
+        if not user.is_authenticated:
+            return unauthorized()
+        now = time.time()
+        if now - float(flask.session.get("seen", 0)) > idle_s:
+            signin.end_session(engine, reason="idle")
+            return unauthorized()
+        flask.session["seen"] = now
+        if user.must_change_password and req.endpoint not in signin.PASSWORD_ENDPOINTS:
+            if wants_json():
+                return flask.make_response(flask.jsonify(error="password change required"), 403)
+            return flask.redirect(flask.url_for("signin.password"))
+        return None
+
+    @server.after_request
+    def _headers(resp: flask.Response) -> flask.Response:
+        if "csp" not in csp:  # after every callback is registered
+            csp["csp"] = content_security_policy(dash_app, settings)
+        resp.headers["Content-Security-Policy"] = csp["csp"]
+        resp.headers["X-Frame-Options"] = "DENY"
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "same-origin"  # "no-referrer" makes Origin "null"
+        resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        resp.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if not flask.request.path.startswith(STATIC_PREFIXES):
+            resp.headers["Cache-Control"] = "no-store"
+        return resp

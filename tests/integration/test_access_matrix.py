@@ -1,0 +1,171 @@
+"""Every route and every registered Dash callback, anonymous and per role, gets the right answer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+
+from security.capabilities import MATRIX, Capability
+from settings import Settings
+from tests.security_kit import USERS, callback_payload, make_users, sign_in
+
+# Routes anybody may call: liveness, the sign-in page and its stylesheet.
+PUBLIC = {"/healthz", "/login", "/signin-static/<filename>"}
+# Routes that need a capability beyond being signed in.
+ROUTE_CAPABILITY = {
+    "/admin/audit": Capability.ADMINISTER,
+    "/admin/audit.csv": Capability.ADMINISTER,
+}
+# Every Dash callback, by its output, and the capability it requires. A new callback fails
+# this test until it is added here (and calls security.capabilities.require).
+CALLBACK_CAPABILITY = {
+    "map-graph.figure": Capability.VIEW_MAP,
+    "upload-filename.children": Capability.IMPORT,
+    "upload-summary.children": Capability.IMPORT,
+    "upload-download.data": Capability.IMPORT,
+    "flags-grid.rowData": Capability.VIEW_MAP,
+    "flag-detail.children": Capability.VIEW_DETAILS,
+    "flag-message.children": Capability.MANAGE_FLAGS,
+}
+# Routes that change state (POST only); they are checked with a same-origin POST.
+POST_ONLY = {"/logout", "/_dash-update-component", "/api/v1/events"}
+SKIP = {"/_reload-hash"}  # only answers with hot reload on (debug mode), never in production
+
+
+def _app(settings: Settings) -> Any:
+    from app import create_app
+
+    return create_app(settings)
+
+
+def _plain(rule: str) -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", rule)
+
+
+def _concrete(rule: str, index_html: str) -> str:
+    """Turn a URL rule into a URL that exists."""
+    if rule == "/signin-static/<filename>":
+        return "/signin-static/signin.css"
+    if rule == "/assets/<filename>":
+        return "/assets/watchfloor.css"
+    if rule == "/static/<filename>":
+        return "/static/nothing.txt"
+    if rule.startswith("/_dash-component-suites/"):
+        return re.findall(r'src="(/_dash-component-suites/[^"]+)"', index_html)[0]
+    if rule == "/<path>":
+        return "/some/page"
+    return rule
+
+
+def _get(client: FlaskClient, url: str) -> Any:
+    """GET ``url`` and close the response (static files hold an open file until then)."""
+    resp = client.get(url)
+    resp.get_data()
+    resp.close()
+    return resp
+
+
+def _callbacks(client: FlaskClient) -> list[dict[str, Any]]:
+    return client.get("/_dash-dependencies").get_json()  # type: ignore[no-any-return]
+
+
+def _key(cb: dict[str, Any]) -> str:
+    return cb["output"].strip(".").split("...")[0]
+
+
+def test_every_route_and_callback_per_role(engine: Engine, settings: Settings) -> None:
+    make_users(engine, settings)
+    app = _app(settings)
+    rules = sorted({_plain(r.rule) for r in app.server.url_map.iter_rules()} - SKIP)
+    origin = {"Origin": "http://localhost"}
+
+    # Anonymous: only the public routes answer; pages redirect to sign-in, the rest get 401.
+    anon = app.server.test_client()
+    for rule in rules:
+        url = _concrete(rule, "") if "component-suites" not in rule else rule
+        if rule in POST_ONLY:
+            resp = anon.post(url, json={}, headers=origin)
+            assert resp.status_code == 401, rule
+            continue
+        resp = _get(anon, url)
+        if rule in PUBLIC:
+            assert resp.status_code == 200, rule
+        elif rule.startswith("/_"):
+            assert resp.status_code == 401 and resp.get_json() == {"error": "sign-in required"}
+        else:
+            assert resp.status_code in (302, 401), rule
+            if resp.status_code == 302:
+                assert resp.headers["Location"].startswith("/login?next="), rule
+
+    signed_in = {}
+    for name, (role, _) in USERS.items():
+        client = app.server.test_client()
+        assert sign_in(client, name) == 302
+        signed_in[name] = (client, role)
+    callbacks = _callbacks(signed_in["officer"][0])
+    assert {_key(cb) for cb in callbacks} == set(CALLBACK_CAPABILITY), "declare new callbacks"
+    for cb in callbacks:
+        resp = anon.post("/_dash-update-component", json=callback_payload(cb), headers=origin)
+        assert resp.status_code == 401, cb["output"]
+
+    for name, (client, role) in signed_in.items():
+        index = client.get("/").get_data(as_text=True)
+        for rule in rules:
+            if rule in POST_ONLY or rule in PUBLIC:
+                continue
+            resp = _get(client, _concrete(rule, index))
+            needed = ROUTE_CAPABILITY.get(rule)
+            if rule == "/static/<filename>":
+                assert resp.status_code == 404, (name, rule)  # signed in, but no such file
+            elif needed is None or needed in MATRIX[role]:
+                assert resp.status_code == 200, (name, rule, resp.status_code)
+            else:
+                assert resp.status_code == 403, (name, rule, resp.status_code)
+        for cb in callbacks:
+            resp = client.post("/_dash-update-component", json=callback_payload(cb), headers=origin)
+            allowed = CALLBACK_CAPABILITY[_key(cb)] in MATRIX[role]
+            # 204 is an allowed callback that had nothing to update (no click yet).
+            expected = (200, 204) if allowed else (403,)
+            assert resp.status_code in expected, (name, cb["output"], resp.status_code)
+        # A state-changing request from another site is refused even with a valid session.
+        evil = {"Origin": "https://evil.example"}
+        resp = client.post(
+            "/_dash-update-component", json=callback_payload(callbacks[0]), headers=evil
+        )
+        assert resp.status_code == 403
+        assert client.post("/logout", headers=origin).status_code == 302
+        assert client.get("/_dash-layout").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/login", "/", "/_dash-layout", "/healthz"])
+def test_security_headers_on_every_answer(engine: Engine, settings: Settings, path: str) -> None:
+    resp = _get(_app(settings).server.test_client(), path)
+    csp = resp.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_a_role_without_the_capability_gets_403_from_the_callback(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from security.roles import Role
+
+    make_users(engine, settings, ("partner-a",))
+    client = _app(settings).server.test_client()
+    assert sign_in(client, "partner-a") == 302
+    cb = _callbacks(client)[0]
+    headers = {"Origin": "http://localhost"}
+    ok = client.post("/_dash-update-component", json=callback_payload(cb), headers=headers)
+    assert ok.status_code == 200
+    # Take the map away from partners: the server refuses, whatever the page shows.
+    monkeypatch.setitem(MATRIX, Role.PARTNER, frozenset())
+    resp = client.post("/_dash-update-component", json=callback_payload(cb), headers=headers)
+    assert resp.status_code == 403

@@ -1,0 +1,140 @@
+"""Sign-in through the real app: lockout, rate limit, CSRF, idle timeout, first-use passwords."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select, update
+
+from security.roles import Viewer
+from security.users import add_user, set_disabled
+from settings import Settings
+from store.base import utcnow
+from store.engine import session_scope
+from store.models import AuditEntry, User
+from tests.security_kit import PASSWORD, make_users, sign_in
+
+ORIGIN = {"Origin": "http://localhost"}
+
+
+def _client(settings: Settings, **overrides: object) -> FlaskClient:
+    from app import create_app
+
+    return create_app(settings.model_copy(update=overrides)).server.test_client()
+
+
+def _audit(engine: Engine, action: str) -> list[tuple[str, str, str | None]]:
+    with session_scope(engine) as s:
+        rows = s.execute(
+            select(AuditEntry.username, AuditEntry.outcome, AuditEntry.details)
+            .where(AuditEntry.action == action)
+            .order_by(AuditEntry.id)
+        ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_lockout_after_repeated_failures(engine: Engine, settings: Settings) -> None:
+    make_users(engine, settings, ("officer",))
+    client = _client(settings)
+    for _ in range(settings.lockout_attempts):
+        assert sign_in(client, "officer", "wrong password!") == 401
+    # Locked: even the right password is refused, with the same message as any failure.
+    assert sign_in(client, "officer") == 401
+    assert client.get("/_dash-layout").status_code == 401
+    with session_scope(engine) as s:
+        locked_until = s.execute(select(User.locked_until)).scalar_one()
+        assert locked_until > utcnow() + timedelta(minutes=settings.lockout_minutes - 1)
+        s.execute(update(User).values(locked_until=utcnow() - timedelta(seconds=1)))
+    assert sign_in(client, "officer") == 302
+    assert client.get("/_dash-layout").status_code == 200
+    outcomes = [o for _, o, _ in _audit(engine, "signin")]
+    assert outcomes == ["denied"] * (settings.lockout_attempts + 1) + ["ok"]
+
+
+def test_unknown_user_fails_like_a_wrong_password(engine: Engine, settings: Settings) -> None:
+    make_users(engine, settings, ("officer",))
+    client = _client(settings)
+    assert sign_in(client, "nobody") == 401
+    wrong = client.get("/login")  # same page and message for both failures
+    assert wrong.status_code == 200
+    assert _audit(engine, "signin") == [("nobody", "denied", '{"reason": "unknown user"}')]
+
+
+def test_sign_in_is_rate_limited_per_address(engine: Engine, settings: Settings) -> None:
+    make_users(engine, settings, ("officer",))
+    client = _client(settings, signin_rate_per_minute=3)
+    codes = [sign_in(client, "officer", "wrong password!") for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def test_forms_need_the_csrf_token_and_this_origin(engine: Engine, settings: Settings) -> None:
+    make_users(engine, settings, ("officer",))
+    client = _client(settings)
+    no_token = client.post("/login", data={"username": "officer", "password": PASSWORD})
+    assert no_token.status_code == 400
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    form = {"csrf_token": token, "username": "officer", "password": PASSWORD}
+    cross = client.post("/login", data=form, headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    assert client.post("/login", data=form, headers=ORIGIN).status_code == 302
+
+
+def test_idle_session_ends(engine: Engine, settings: Settings) -> None:
+    make_users(engine, settings, ("officer",))
+    client = _client(settings)
+    assert sign_in(client, "officer") == 302
+    assert client.get("/_dash-layout").status_code == 200
+    with client.session_transaction() as sess:
+        sess["seen"] = time.time() - settings.session_idle_minutes * 60 - 1
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.get("/").headers["Location"].startswith("/login")
+    assert _audit(engine, "signout") == [("officer", "ok", '{"reason": "idle"}')]
+
+
+def test_one_time_password_must_be_changed_first(engine: Engine, settings: Settings) -> None:
+    with session_scope(engine) as s:
+        _, otp = add_user(
+            session=s, actor=Viewer.system(), username="newbie", role="analyst", agency="MA-CFC"
+        )
+    assert otp
+    client = _client(settings)
+    assert sign_in(client, "newbie", otp) == 302
+    assert client.get("/").headers["Location"] == "/account/password"
+    assert client.get("/_dash-layout").status_code == 403
+    page = client.get("/account/password").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    weak = {"csrf_token": token, "current": otp, "new": "short", "confirm": "short"}
+    assert client.post("/account/password", data=weak, headers=ORIGIN).status_code == 400
+    new = "a much longer passphrase"
+    good = {"csrf_token": token, "current": otp, "new": new, "confirm": new}
+    assert client.post("/account/password", data=good, headers=ORIGIN).status_code == 302
+    assert client.get("/_dash-layout").status_code == 200
+    fresh = _client(settings)
+    assert sign_in(fresh, "newbie", otp) == 401
+    assert sign_in(fresh, "newbie", new) == 302
+
+
+def test_disabling_a_user_ends_their_session(engine: Engine, settings: Settings) -> None:
+    make_users(engine, settings, ("analyst",))
+    client = _client(settings)
+    assert sign_in(client, "analyst") == 302
+    with session_scope(engine) as s:
+        set_disabled(session=s, actor=Viewer.system(), username="analyst", disabled=True)
+    assert client.get("/_dash-layout").status_code == 401
+    assert sign_in(client, "analyst") == 401
+
+
+def test_sign_in_returns_only_to_this_site(engine: Engine, settings: Settings) -> None:
+    make_users(engine, settings, ("officer",))
+    for nxt, lands in [("/?x=1", "/?x=1"), ("//evil.example/", "/"), ("https://e.example/", "/")]:
+        client = _client(settings)
+        page = client.get("/login", query_string={"next": nxt}).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        hidden = re.search(r'name="next" value="([^"]*)"', page).group(1)  # type: ignore[union-attr]
+        form = {"csrf_token": token, "username": "officer", "password": PASSWORD}
+        resp = client.post("/login", data={**form, "next": hidden.replace("&amp;", "&")})
+        assert resp.headers["Location"] == lands

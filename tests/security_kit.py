@@ -1,0 +1,115 @@
+"""Users per role, two agencies' restricted events, and signing a Flask test client in."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+
+from data_loaders.ingest import ingest_table
+from data_loaders.profiles import load_profile
+from security.roles import Role, Viewer
+from security.users import add_user
+from settings import Settings
+from store.engine import session_scope
+from tests.factories import raw_events
+
+PASSWORD = "correct horse battery staple"
+AGENCY_A, AGENCY_B = "AGENCY-A", "AGENCY-B"
+# One user per role at the host agency, and a partner user at each of the two agencies.
+USERS: dict[str, tuple[Role, str | None]] = {
+    "officer": (Role.WATCH_OFFICER, None),
+    "command": (Role.COMMAND, None),
+    "analyst": (Role.ANALYST, None),
+    "admin": (Role.ADMINISTRATOR, None),
+    "partner-a": (Role.PARTNER, AGENCY_A),
+    "partner-b": (Role.PARTNER, AGENCY_B),
+}
+MALICIOUS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
+
+
+def make_users(engine: Engine, settings: Settings, names: tuple[str, ...] = tuple(USERS)) -> None:
+    """Create the named users of :data:`USERS`, all with :data:`PASSWORD`."""
+    with session_scope(engine) as session:
+        for name in names:
+            role, agency = USERS[name]
+            add_user(
+                session=session,
+                actor=Viewer.system(),
+                username=name,
+                role=role.value,
+                agency=agency or settings.host_agency,
+                password=PASSWORD,
+            )
+
+
+def two_agency_events(engine: Engine, settings: Settings, n: int = 40) -> dict[str, int]:
+    """Ingest ``n`` events per (agency, caveat): A and B each with TLP:RED, TLP:AMBER, GREEN.
+
+    Locations are user text with HTML in it. Returns the number stored per ``agency/caveat``.
+    """
+    counts = {}
+    seed = 100
+    for agency in (AGENCY_A, AGENCY_B):
+        for caveat in ("TLP:RED", "TLP:AMBER", "TLP:GREEN"):
+            profile = load_profile("bpd_incidents").model_copy(
+                update={"name": f"test-{agency}-{caveat}", "source": agency, "handling": caveat}
+            )
+            table = raw_events(n, seed=seed)
+            table.frame["STREET"] = MALICIOUS
+            seed += 1
+            summary = ingest_table(
+                engine,
+                table,
+                profile,
+                origin=f"{agency}-{caveat}.csv",
+                sha256=None,
+                area=None,
+                store_res=settings.h3_store_res,
+            )
+            counts[f"{agency}/{caveat}"] = summary.inserted
+    return counts
+
+
+def sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> int:
+    """Sign ``client`` in through the real form; return the POST's status code."""
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token, "no CSRF token on the sign-in page"
+    resp = client.post(
+        "/login",
+        data={"csrf_token": token.group(1), "username": username, "password": password},
+    )
+    return resp.status_code
+
+
+def callback_payload(cb: dict[str, Any], values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the body Dash's renderer posts to ``/_dash-update-component`` for ``cb``.
+
+    ``values`` maps ``"id.property"`` to the value sent (``None`` for anything not given).
+    """
+    values = values or {}
+    outputs = []
+    for part in cb["output"].strip(".").split("..."):
+        cid, _, prop = part.rpartition(".")
+        outputs.append({"id": cid, "property": prop})
+
+    def items(deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": d["id"],
+                "property": d["property"],
+                "value": values.get(f"{d['id']}.{d['property']}"),
+            }
+            for d in deps
+        ]
+
+    return {
+        "output": cb["output"],
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": items(cb["inputs"]),
+        "changedPropIds": [],
+        "state": items(cb["state"]),
+    }

@@ -1,0 +1,84 @@
+"""Pure security rules: the capability matrix matches the README, passwords, limits, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from pydantic import ValidationError
+
+from security.audit import to_csv
+from security.capabilities import MATRIX, Capability, can
+from security.passwords import hash_password, policy_problem, verify_password
+from security.roles import Role, Viewer
+from security.web import RateLimiter
+from settings import PROJECT_ROOT, Settings
+from store.models import AuditEntry
+
+README_ROLES = ("watch officer", "command", "analyst", "administrator", "partner")
+README_CAPS = {
+    "view map": Capability.VIEW_MAP,
+    "view event details": Capability.VIEW_DETAILS,
+    "manage flags": Capability.MANAGE_FLAGS,
+    "import": Capability.IMPORT,
+    "export": Capability.EXPORT,
+    "administer": Capability.ADMINISTER,
+}
+
+
+def test_readme_capability_table_is_what_the_server_enforces() -> None:
+    text = (PROJECT_ROOT / "README.md").read_text()
+    header = "| capability | " + " | ".join(README_ROLES) + " |"
+    rows = text.split(header, 1)[1].split("\n\n", 1)[0].strip().splitlines()[1:]
+    seen = set()
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        name = re.sub(r" \(.*\)$", "", cells[0])
+        cap = README_CAPS[name]
+        seen.add(cap)
+        for role_label, mark in zip(README_ROLES, cells[1:], strict=True):
+            role = Role(role_label.replace(" ", "_"))
+            assert (mark == "✓") == can(Viewer("u", role, "A"), cap), (name, role_label)
+    assert seen == set(Capability)
+    assert MATRIX[Role.SYSTEM] == frozenset(Capability)
+
+
+def test_passwords_hash_verify_and_policy() -> None:
+    h = hash_password("a long passphrase")
+    assert h.startswith("$argon2id$") and h != hash_password("a long passphrase")  # salted
+    assert verify_password(h, "a long passphrase")
+    assert not verify_password(h, "a long passphrasE")
+    assert not verify_password(None, "anything")  # unknown user: checked against a dummy
+    assert not verify_password("not a hash", "x")
+    assert policy_problem("short", "bob")
+    assert policy_problem("bob-is-my-password", "bob")
+    assert policy_problem("twelve chars", "bob") is None
+
+
+def test_rate_limiter_counts_per_key() -> None:
+    limiter = RateLimiter(3, window_s=3600)
+    assert [limiter.hit("1.2.3.4") for _ in range(4)] == [True, True, True, False]
+    assert limiter.hit("5.6.7.8")
+
+
+def test_audit_csv_neutralises_formulas() -> None:
+    row = AuditEntry(
+        id=1,
+        username="=HYPERLINK(1)",
+        agency="A",
+        action="signin",
+        object="-x",
+        outcome="denied",
+        details=None,
+    )
+    row.at = None  # type: ignore[assignment]
+    parsed = list(csv.DictReader(io.StringIO(to_csv([row]))))
+    assert parsed[0]["username"] == "'=HYPERLINK(1)" and parsed[0]["object"] == "'-x"
+
+
+def test_production_refuses_the_placeholder_secret() -> None:
+    with pytest.raises(ValidationError, match="SECRET_KEY"):
+        Settings(env="production")
+    assert Settings(env="production", secret_key="s" * 40).secret_key == "s" * 40
