@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from analytics.cells import cells_to_polygons, cells_to_str
 from layers.base import LayerRequest, Trace
-from store.queries import hex_counts
+from store.queries import cell_counts
 from store.queries.events import HEX_COLUMNS
 
 HOVER = (
@@ -55,8 +55,8 @@ class HexLayer:
     export_columns: tuple[str, ...] = HEX_COLUMNS
 
     def query(self, *, session: Session, request: LayerRequest) -> pd.DataFrame:
-        """Return per-cell counts, computed in the database."""
-        return hex_counts(
+        """Return per-cell counts from the columnar cache (visibility applied)."""
+        return cell_counts(
             session=session, viewer=request.viewer, filters=request.filters, res=request.res
         )
 

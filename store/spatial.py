@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, literal, text
+from sqlalchemy import BigInteger, Connection, Integer, cast, func, literal, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.cells import parent_constants
@@ -31,3 +31,20 @@ def cell_parent_sql(cell: ColumnElement[Any], res: int) -> ColumnElement[int]:
 def point_wkt(lon: float, lat: float) -> str:
     """Return extended WKT of a WGS84 point, accepted by both backends."""
     return f"SRID=4326;POINT({lon!r} {lat!r})"
+
+
+def epoch_us_sql(column: ColumnElement[Any], dialect: str) -> ColumnElement[int]:
+    """Return SQL turning a stored UTC timestamp into exact integer microseconds since 1970.
+
+    Notes
+    -----
+    PostgreSQL: ``extract(epoch ...)`` is ``numeric``, exact to the microsecond.
+    SQLite stores naive UTC text ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's format): whole
+    seconds from ``strftime('%s')`` plus the six fraction digits, both exact integers (a
+    ``julianday`` float would lose microseconds and move events across window edges).
+    """
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", column) * 1_000_000, BigInteger)
+    seconds = cast(func.strftime("%s", column), Integer)
+    fraction = func.coalesce(cast(func.substr(column, 21, 6), Integer), 0)
+    return cast(seconds * 1_000_000 + fraction, BigInteger)

@@ -3,5 +3,6 @@
 from store.models.batch import IngestBatch, QuarantinedRow
 from store.models.event import Event, EventRevision
 from store.models.site import Site
+from store.models.version import DataVersion
 
-__all__ = ["Event", "EventRevision", "IngestBatch", "QuarantinedRow", "Site"]
+__all__ = ["DataVersion", "Event", "EventRevision", "IngestBatch", "QuarantinedRow", "Site"]

@@ -22,7 +22,7 @@ def test_healthz_reports_backend_version_and_counts(demo_db: tuple[Engine, Setti
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok"
     assert body["backend"] == ("spatialite" if engine.dialect.name == "sqlite" else "postgis")
-    assert body["schema_version"] == "0001"
+    assert body["schema_version"] == "i4_data_versions"
     assert body["counts"]["events"] == 12045 and body["counts"]["sites"] == 960
 
 

@@ -20,8 +20,8 @@ def test_upgrade_head_has_no_autogenerate_diff(engine: Engine) -> None:
 
 
 def test_upgrade_is_idempotent_and_versioned(engine: Engine) -> None:
-    assert schema_version(engine) == "0001"
-    assert upgrade(engine) == "0001"
+    assert schema_version(engine) == "i4_data_versions"
+    assert upgrade(engine) == "i4_data_versions"
     tables = set(inspect(engine).get_table_names())
     assert {"events", "sites", "ingest_batches", "quarantined_rows", "event_revisions"} <= tables
 
