@@ -44,7 +44,7 @@ def group_cells(cells: npt.ArrayLike, res: int) -> CellGroups:
     >>> from analytics.cells import points_to_cells
     >>> g = group_cells(points_to_cells([42.36, 42.36, 41.7], [-71.06, -71.06, -70.9], 11), 7)
     >>> len(g.cells), g.codes.tolist()
-    (2, [1, 1, 0])
+    (2, [0, 0, 1])
     """
     check_res(res)
     parents = cells_to_parent(cells, res)
@@ -76,6 +76,7 @@ def count_cells(
     severity: npt.ArrayLike,
     buckets: npt.ArrayLike | None = None,
     n_buckets: int = 0,
+    dense_limit: int = _DENSE_SLOTS,
 ) -> tuple[IntArray, IntArray | None, IntArray, IntArray, IntArray]:
     """Count events per cell code (and per bucket), returning only non-empty slots.
 
@@ -91,6 +92,8 @@ def count_cells(
         Severity of each event.
     buckets, n_buckets
         Optional bucket index (``0..n_buckets-1``) of each event.
+    dense_limit
+        Most slots counted with a dense ``bincount``; beyond, slots are found by sorting.
 
     Returns
     -------
@@ -113,7 +116,7 @@ def count_cells(
     else:
         key = np.asarray(buckets, dtype=np.int64) * n_cells + code_a
         n_slots = max(n_buckets * n_cells, 1)
-    if n_slots <= _DENSE_SLOTS:
+    if n_slots <= dense_limit:
         slots = np.arange(n_slots, dtype=np.int64)
         dense_idx = key
     else:
@@ -131,3 +134,38 @@ def count_cells(
         np.rint(susp_n).astype(np.int64),
         np.rint(sev_sum).astype(np.int64),
     )
+
+
+def change_scores(current: npt.ArrayLike, trailing: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Score each cell's count against the same cell in the trailing windows (a z-score).
+
+    Parameters
+    ----------
+    current
+        Count per cell in the window of interest.
+    trailing
+        Counts per cell in ``k`` earlier windows of the same length, shape ``(n_cells, k)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(current - mean) / max(std, 1)`` per cell: positive means more than usual.
+
+    Notes
+    -----
+    The standard deviation is floored at one event so that a cell that was always empty and now
+    has one event scores 1, not infinity; with few trailing windows the score is descriptive,
+    not a significance test.
+
+    Examples
+    --------
+    >>> change_scores([5, 0, 2], [[1, 1, 1, 1], [2, 2, 2, 2], [0, 4, 0, 4]]).tolist()
+    [4.0, -2.0, 0.0]
+    """
+    cur = np.asarray(current, dtype=np.float64)
+    past = np.asarray(trailing, dtype=np.float64)
+    if past.ndim != 2 or past.shape[0] != cur.shape[0] or past.shape[1] < 1:
+        raise ValueError("trailing must have shape (n_cells, k >= 1)")
+    mean = past.mean(axis=1)
+    std = np.maximum(past.std(axis=1), 1.0)
+    return (cur - mean) / std

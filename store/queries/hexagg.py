@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from analytics.cells import check_res
+from analytics.cells import IntArray, check_res
 from analytics.hexagg import bucket_index, count_cells
 from analytics.timebuckets import Bucket, TimeWindow, bucket_edges
 from security.roles import Viewer
@@ -206,3 +208,43 @@ def _empty(names: list[str]) -> pd.DataFrame:
     if "bucket_start" in frame:
         frame["bucket_start"] = pd.Series(pd.DatetimeIndex([], tz="UTC"))
     return frame
+
+
+def present_cells(*, session: Session, viewer: Viewer, filters: EventFilter, res: int) -> IntArray:
+    """Return the sorted cells at ``res`` holding any visible event matching ``filters``.
+
+    With the window left out of ``filters`` this is the stable cell set of a viewport: its
+    geometry goes to the browser once, and later updates only send values in its order.
+    """
+    check_res(res)
+    cols = event_columns(session=session)
+    lo, hi, mask = select_rows(cols, viewer, filters)
+    groups = cols.groups(res)
+    seen = np.zeros(len(groups.cells), dtype=bool)
+    seen[groups.codes[lo:hi][mask]] = True
+    return groups.cells[seen]
+
+
+def trailing_cell_counts(
+    *, session: Session, viewer: Viewer, filters: EventFilter, res: int, windows: int
+) -> pd.DataFrame:
+    """Count visible events per cell in each of the ``windows`` windows before ``filters.window``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: cells present in any trailing window; one column per window (``0`` is the nearest),
+        zeros where a cell had no event.
+    """
+    window = filters.window
+    if window is None:
+        raise ValueError("trailing windows need a window")
+    length = window.end_at - window.start_at
+    series = {}
+    for k in range(windows):
+        shifted = TimeWindow(window.start_at - length * (k + 1), window.end_at - length * (k + 1))
+        counts = cell_counts(
+            session=session, viewer=viewer, filters=replace(filters, window=shifted), res=res
+        )
+        series[k] = counts.set_index("cell")["total"]
+    return pd.DataFrame(series).fillna(0).astype(np.int64)
