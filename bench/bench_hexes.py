@@ -120,36 +120,53 @@ def _naive_ms(engine: Engine, window: Any, res: int) -> float:
     return _median_ms(run, repeat=2)
 
 
-def _callback(engine: Engine, report: Report, tag: str, res: int) -> None:
-    """Whole map update (query + figure + serialisation) and its payload, hexes only."""
+# (label, resolution, viewport): statewide at res 7 and Greater Boston at res 8 and 9.
+VIEWS = (
+    ("statewide res 7", 7, (-73.5, 41.2, -69.9, 42.9)),
+    ("Boston res 8", 8, (-71.35, 42.2, -70.85, 42.5)),
+    ("Boston res 9", 9, (-71.2, 42.28, -70.95, 42.42)),
+)
 
-    def full() -> str:
-        with session_scope(engine) as s:
-            view = build_map_view(
-                session=s,
-                viewer=VIEWER,
-                filters=EventFilter(),
-                preset="30d",
-                custom=None,
-                visible=("hexes",),
-                res=res,
-                max_points=20_000,
-                tz=TZ,
-                config=CONFIG,
-            )
-        return to_json_plotly(view.figure)
 
-    payload = full()
-    with session_scope(engine) as s:
-        n_cells = len(
-            cell_counts(
-                session=s, viewer=VIEWER, filters=EventFilter(window=_window(engine)), res=res
-            )
-        )
-    report.record(
-        f"hexes {tag} callback full figure res {res} ({n_cells} cells)", _median_ms(full, 3), "ms"
-    )
-    report.record(f"hexes {tag} payload full figure res {res}", len(payload) / 1024, "KiB")
+def _callback(engine: Engine, report: Report, tag: str) -> None:
+    """Whole map update (query + figure + serialisation) and its payload, hexes layer only.
+
+    "full" is a new resolution or viewport (geometry sent); "update" is a window or colour
+    change (values only, a Dash Patch), what playback and brushing send.
+    """
+    from callbacks.map import _values_patch  # registers Dash callbacks; only the bench needs it
+
+    for label, res, bbox in VIEWS:
+
+        def view(geometry: bool, preset: str = "30d", res: int = res, bbox: Any = bbox) -> Any:
+            with session_scope(engine) as s:
+                return build_map_view(
+                    session=s,
+                    viewer=VIEWER,
+                    filters=EventFilter(),
+                    preset=preset,
+                    custom=None,
+                    visible=("hexes",),
+                    res=res,
+                    max_points=20_000,
+                    tz=TZ,
+                    config=CONFIG,
+                    viewport=bbox,
+                    with_geometry=geometry,
+                )
+
+        def full() -> str:
+            return to_json_plotly(view(True).figure)
+
+        def update() -> str:
+            return to_json_plotly(_values_patch(view(False, "7d")).to_plotly_json())
+
+        cells = view(True).figure["data"][0]["meta"]["cells"]
+        name = f"hexes {tag} callback {label} ({cells} cells)"
+        report.record(f"{name} full figure", _median_ms(full, 3), "ms")
+        report.record(f"{name} full payload", len(full()) / 1024, "KiB")
+        report.record(f"{name} update (Patch)", _median_ms(update, 3), "ms")
+        report.record(f"{name} update payload", len(update()) / 1024, "KiB")
 
 
 def _run_backend(report: Report, tag: str, url: str, load_s: float) -> None:
@@ -202,8 +219,7 @@ def _run_backend(report: Report, tag: str, url: str, load_s: float) -> None:
     naive = _naive_ms(engine, window, 8)
     report.record(f"hexes {tag} naive pandas+h3 per row res 8", naive, "ms")
     report.record(f"hexes {tag} speed-up over naive res 8", naive / cache_ms, "x")
-    for res in (8, 9):
-        _callback(engine, report, tag, res)
+    _callback(engine, report, tag)
     engine.dispose()
 
 

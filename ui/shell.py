@@ -6,7 +6,7 @@ from dash import dcc, html
 
 from layers.registry import DEFAULT_VISIBLE, LAYERS
 from settings import Settings
-from ui import ids
+from ui import ids, mappanel
 
 WINDOW_OPTIONS = [
     {"label": "Last 24 h", "value": "24h"},
@@ -41,15 +41,8 @@ def _controls(settings: Settings) -> html.Div:
                 className="wf-radio",
             ),
             dcc.DatePickerRange(id=ids.CUSTOM_RANGE, display_format="YYYY-MM-DD", clearable=True),
-            html.H2("Hexagon size (H3 resolution)"),
-            dcc.Slider(
-                id=ids.HEX_RES,
-                min=5,
-                max=min(10, settings.h3_store_res),
-                step=1,
-                value=settings.h3_default_res,
-                marks={r: str(r) for r in range(5, min(10, settings.h3_store_res) + 1)},
-            ),
+            *mappanel.playback_controls(),
+            *mappanel.hex_controls(settings),
             html.Div(id=ids.WINDOW_TEXT, className="wf-hint"),
         ],
     )
@@ -86,10 +79,13 @@ def layout(settings: Settings) -> html.Div:
                                 parent_style={"height": "100%"},
                                 delay_show=400,
                             ),
+                            mappanel.timeline(),
                         ],
                     ),
+                    mappanel.cell_panel(),
                 ],
             ),
+            *mappanel.stores(),
             html.Footer(
                 className="wf-footer",
                 children=[

@@ -18,8 +18,10 @@ GRAPH = "#map-graph .js-plotly-plot"
 TRACES_JS = f"""
 const gd = document.querySelector('{GRAPH}');
 if (!gd || !gd.data) return null;
-return gd.data.map(t => ({{uid: t.uid, n: (t.lon || t.locations || []).length,
-                          count: t.meta ? t.meta.count : null}}));
+// Hexagons keep the viewport's geometry and leave empty cells undrawn: count what is drawn.
+return gd.data.map(t => ({{uid: t.uid, count: t.meta ? t.meta.count : null,
+                          n: t.uid === 'hexes' ? t.meta.count : (t.lon || t.locations || []).length,
+                          cells: (t.locations || []).length}}));
 """
 
 
