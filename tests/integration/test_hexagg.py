@@ -229,3 +229,34 @@ def test_filters_match_sql_and_new_rows_reload_the_cache(loaded) -> None:
     with session_scope(engine) as s:
         total_sql = hex_counts(session=s, viewer=viewer, filters=EventFilter(), res=7)
     assert int(after["total"].sum()) == int(total_sql["total"].sum()) > 0
+
+
+def test_cached_time_range_caveats_and_cell_detail_match_sql(loaded) -> None:
+    from store.queries import caveats_present, event_time_range
+    from store.queries.celldetail import cell_events
+    from store.queries.hexagg import visible_caveats, visible_time_range
+
+    engine, _frame = loaded
+    window = _window((ANCHORS[1], 0, 5 * 86400))
+    for viewer in VIEWERS:
+        with session_scope(engine) as s:
+            assert visible_time_range(session=s, viewer=viewer) == event_time_range(
+                session=s, viewer=viewer
+            )
+            filters = EventFilter(window=window)
+            assert visible_caveats(session=s, viewer=viewer, filters=filters) == caveats_present(
+                session=s, viewer=viewer, filters=filters
+            )
+    viewer = VIEWERS[1]
+    with session_scope(engine) as s:
+        counts = cell_counts(session=s, viewer=viewer, filters=EventFilter(window=window), res=7)
+        for cell, total in counts[["cell", "total"]].head(5).itertuples(index=False):
+            rows, n, cats = cell_events(
+                session=s,
+                viewer=viewer,
+                filters=EventFilter(window=window),
+                cell=int(cell),
+                store_res=11,
+                limit=3,
+            )
+            assert n == total == sum(k for _, k in cats) and len(rows) == min(3, total)
