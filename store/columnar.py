@@ -28,7 +28,7 @@ from analytics.cells import IntArray
 from analytics.hexagg import CellGroups, group_cells
 from store.models import DataVersion, Event
 from store.models.vocab import EVENT_KINDS
-from store.spatial import epoch_us_sql
+from store.spatial import bulk_rows, epoch_us_sql
 
 logger = logging.getLogger(__name__)
 
@@ -138,33 +138,24 @@ def load_event_columns(*, session: Session, token: int) -> EventColumns:
         Event.lon,
         Event.lat,
     )
-    # Straight through the DB-API cursor of the session's own connection (same transaction):
-    # SQLAlchemy's per-row Result processing costs more than the scan itself at a million rows.
+    # Straight through the DB-API (COPY on PostgreSQL): SQLAlchemy's per-row Result processing
+    # costs more than the scan itself at a million rows.
     sql = str(
         stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     )
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
     names = ["id", "cell", "t_us", "kind", "category", "agency", "handling", "sev", "lon", "lat"]
-    columns_t = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-    del rows
-    frame = pd.DataFrame(
-        {
-            name: np.array(
-                values,
-                dtype=object
-                if name in _TEXT
-                else np.float64
-                if name in ("lon", "lat")
-                else np.int64,
-            )
-            for name, values in zip(names, columns_t, strict=True)
-        }
-    )
+    dtypes = {
+        n: object if n in _TEXT else np.float64 if n in ("lon", "lat") else np.int64 for n in names
+    }
+    raw = bulk_rows(session.connection(), sql, names)
+    if isinstance(raw, list):
+        columns_t = list(zip(*raw, strict=True)) if raw else [()] * len(names)
+        del raw
+        frame = pd.DataFrame(
+            {n: np.array(v, dtype=dtypes[n]) for n, v in zip(names, columns_t, strict=True)}
+        )
+    else:
+        frame = pd.read_csv(raw, dtype=dtypes, keep_default_na=False, na_filter=False)
     frame = frame.sort_values(["t_us", "id"], kind="stable", ignore_index=True)
     category, categories = _codes(frame["category"])
     agency, agencies = _codes(frame["agency"])
