@@ -29,7 +29,7 @@ SCALES: dict[ColourMode, tuple[str, bool, str, bool]] = {
     "suspicious": ("Reds", False, "suspicious", False),
     "incident": ("Greys", False, "incidents", False),
     "severity": ("Purples", False, "severity points", False),
-    "change": ("RdBu", True, "z vs trailing", True),
+    "change": ("RdBu", False, "z vs trailing", True),  # plotly RdBu: low blue, high red
 }
 
 
