@@ -117,9 +117,14 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-def _codes(values: pd.Series) -> tuple[npt.NDArray[np.int32], tuple[str, ...]]:
-    codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.int32), tuple(str(u) for u in uniques)
+def _codes(values: npt.ArrayLike) -> tuple[npt.NDArray[np.int32], tuple[str, ...]]:
+    """Codes into the sorted vocabulary; only the few distinct values are sorted."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False)
+    vocab = [str(u) for u in uniques]
+    order = sorted(range(len(vocab)), key=vocab.__getitem__)
+    remap = np.empty(len(vocab), dtype=np.int32)
+    remap[order] = np.arange(len(vocab), dtype=np.int32)
+    return remap[codes], tuple(vocab[i] for i in order)
 
 
 def load_event_columns(*, session: Session, token: int) -> EventColumns:
@@ -151,30 +156,30 @@ def load_event_columns(*, session: Session, token: int) -> EventColumns:
     if isinstance(raw, list):
         columns_t = list(zip(*raw, strict=True)) if raw else [()] * len(names)
         del raw
-        frame = pd.DataFrame(
-            {n: np.array(v, dtype=dtypes[n]) for n, v in zip(names, columns_t, strict=True)}
-        )
+        data = {n: np.array(v, dtype=dtypes[n]) for n, v in zip(names, columns_t, strict=True)}
+        del columns_t
     else:
         frame = pd.read_csv(raw, dtype=dtypes, keep_default_na=False, na_filter=False)
-    frame = frame.sort_values(["t_us", "id"], kind="stable", ignore_index=True)
-    category, categories = _codes(frame["category"])
-    agency, agencies = _codes(frame["agency"])
-    handling, handlings = _codes(frame["handling"])
-    kind = np.full(len(frame), -1, dtype=np.int8)
-    for code, name in enumerate(EVENT_KINDS):
-        kind[(frame["kind"] == name).to_numpy()] = code
+        data = {n: frame[n].to_numpy() for n in names}
+    # Strings become small integer codes first, then every column is put in time order.
+    kind_codes, kinds = _codes(data["kind"])
+    kind_map = np.array([EVENT_KINDS.index(k) if k in EVENT_KINDS else -1 for k in kinds] + [-1])
+    category, categories = _codes(data["category"])
+    agency, agencies = _codes(data["agency"])
+    handling, handlings = _codes(data["handling"])
+    order = np.lexsort((data["id"], data["t_us"]))
     columns = EventColumns(
         token=token,
-        id=frame["id"].to_numpy(np.int64),
-        cell=frame["cell"].to_numpy(np.int64),
-        t_us=frame["t_us"].to_numpy(np.int64),
-        kind=kind,
-        severity=frame["sev"].to_numpy(np.int8),
-        category=category,
-        agency=agency,
-        handling=handling,
-        lon=frame["lon"].to_numpy(np.float64),
-        lat=frame["lat"].to_numpy(np.float64),
+        id=data["id"].astype(np.int64)[order],
+        cell=data["cell"].astype(np.int64)[order],
+        t_us=data["t_us"].astype(np.int64)[order],
+        kind=kind_map[kind_codes].astype(np.int8)[order],
+        severity=data["sev"].astype(np.int8)[order],
+        category=category[order],
+        agency=agency[order],
+        handling=handling[order],
+        lon=data["lon"].astype(np.float64)[order],
+        lat=data["lat"].astype(np.float64)[order],
         categories=categories,
         agencies=agencies,
         handlings=handlings,
