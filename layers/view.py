@@ -141,11 +141,12 @@ def build_map_view(
     if "sites" in frames:
         counts["sites"] = len(frames["sites"])
     shown = {key: len(frame) for key, frame in frames.items()}
+    # Points are capped (newest first) and limited to the viewport; say so when the cap bites.
     notes = [
-        f"{LAYERS[key].label}: newest {shown[key]:,} of {counts[key]:,} shown; "
-        "the hexagons count all."
+        f"{LAYERS[key].label}: newest {shown[key]:,} of {counts[key]:,} shown"
+        f"{' in view' if viewport is not None else ''}; the hexagons count all."
         for key in ("incidents", "suspicious")
-        if key in shown and shown[key] < counts[key] and viewport is None
+        if key in shown and shown[key] < counts[key] and shown[key] >= max_points
     ]
     traces: list[Trace] = []
     hex_trace = None
