@@ -15,7 +15,7 @@ COLOUR_OPTIONS = [
     {"label": "Severity-weighted", "value": "severity"},
     {"label": "Change vs. 4 previous windows (z)", "value": "change"},
 ]
-SPEED_OPTIONS = [
+SPEED_OPTIONS = [  # milliseconds per step (one local day)
     {"label": "0.5 s / day", "value": 500},
     {"label": "1 s / day", "value": 1000},
     {"label": "2 s / day", "value": 2000},
