@@ -102,6 +102,12 @@ def bucket_edges(window: TimeWindow, bucket: Bucket, tz: str) -> pd.DatetimeInde
     ['2023-03-11 05:00:00+00:00', '2023-03-12 05:00:00+00:00', '2023-03-13 04:00:00+00:00']
     """
     first = bucket_starts(pd.DatetimeIndex([window.start_at]), bucket, tz)[0]
+    if bucket == "hour":
+        # Local hours are not a local date_range: the repeated autumn hour is two buckets. Every
+        # offset in use is a multiple of 15 minutes, so sampling UTC quarter hours finds them all.
+        quarters = pd.date_range(first, pd.Timestamp(window.end_at), freq="15min", inclusive="left")
+        starts = bucket_starts(quarters, "hour", tz).unique() if len(quarters) else []
+        return pd.DatetimeIndex(starts if len(starts) else [first]).tz_convert("UTC")
     step = {"hour": "h", "day": "D", "week": "W-MON"}[bucket]
     local = pd.date_range(
         first.tz_convert(tz).tz_localize(None),

@@ -1,6 +1,7 @@
 """Thin Dash callbacks, grouped by panel; importing this package registers them."""
 
 from callbacks import (
+    cells,  # noqa: F401  (registers the hexagon detail callbacks)
     flags,  # noqa: F401  (registers the follow-up queue callbacks)
     map,  # noqa: F401  (registers the map callbacks)
     upload,  # noqa: F401  (registers the upload panel callbacks)

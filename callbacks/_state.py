@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import cast
 
 import pandas as pd
@@ -61,3 +61,48 @@ class ViewState:
     def event_filter(self) -> EventFilter:
         """Return the store filter for the visible event kinds (the window is resolved later)."""
         return EventFilter()
+
+
+@dataclass(frozen=True)
+class WindowState:
+    """The active time window in the window store: a preset, or an explicit UTC range."""
+
+    preset: WindowPreset
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+
+    @classmethod
+    def from_store(cls, data: dict[str, str | None] | None) -> WindowState:
+        """Read the store; anything malformed falls back to the last 30 days."""
+        data = data or {}
+        preset = data.get("preset")
+        try:
+            start = pd.Timestamp(data["start"]).to_pydatetime() if data.get("start") else None
+            end = pd.Timestamp(data["end"]).to_pydatetime() if data.get("end") else None
+        except (ValueError, TypeError):
+            return cls("30d")
+        if preset == "custom" and start is not None and end is not None and end > start:
+            return cls("custom", start, end)
+        return cls(
+            cast(WindowPreset, preset if preset in PRESETS and preset != "custom" else "30d")
+        )
+
+    @classmethod
+    def from_window(cls, window: TimeWindow) -> WindowState:
+        """Return the explicit state of ``window``."""
+        return cls("custom", window.start_at, window.end_at)
+
+    def to_store(self) -> dict[str, str | None]:
+        """Return the JSON-able store content."""
+        return {
+            "preset": self.preset,
+            "start": self.start_at.isoformat() if self.start_at else None,
+            "end": self.end_at.isoformat() if self.end_at else None,
+        }
+
+    @property
+    def custom(self) -> TimeWindow | None:
+        """The explicit window, if any."""
+        if self.start_at is None or self.end_at is None:
+            return None
+        return TimeWindow(self.start_at, self.end_at)

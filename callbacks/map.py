@@ -1,22 +1,80 @@
-"""Map panel: redraw the map and its summary when the controls change."""
+"""Map panel: the window, the map (full figure or values-only Patch), timeline and playback."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dash import Input, Output, callback
+from dash import Input, Output, Patch, State, callback, ctx, no_update
 
 from callbacks import _context
-from callbacks._state import ViewState
-from layers.view import build_map_view
+from callbacks._state import ViewState, WindowState
+from layers import viewport as vp
+from layers.timeline import brushed_window, step_window, timeline_figure, timeline_frame
+from layers.view import build_map_view, resolve_window
 from security.audit import record
 from security.capabilities import Capability, require
 from store.engine import session_scope
+from store.queries import EventFilter
 from ui import ids, summary
+
+# Hexagon trace keys a values-only update replaces; the geometry stays in the browser.
+_HEX_VALUE_KEYS = ("z", "customdata", "zmin", "zmax", "colorscale", "reversescale", "meta")
+
+
+@callback(
+    Output(ids.WINDOW_STORE, "data"),
+    Input(ids.WINDOW_PRESET, "value"),
+    Input(ids.CUSTOM_RANGE, "start_date"),
+    Input(ids.CUSTOM_RANGE, "end_date"),
+    Input(ids.TIMELINE_GRAPH, "selectedData"),
+    Input(ids.PLAY_INTERVAL, "n_intervals"),
+    State(ids.WINDOW_STORE, "data"),
+    prevent_initial_call=False,
+)
+def set_window(
+    preset: str, start: str | None, end: str | None, brushed: Any, _tick: Any, current: Any
+) -> dict[str, Any]:
+    """Turn a preset, a date range, a brushed timeline range or a playback tick into the window."""
+    require(Capability.VIEW_MAP, _context.viewer())
+    tz = _context.app_settings().timezone
+    trigger = ctx.triggered_id
+    if trigger == ids.TIMELINE_GRAPH:
+        window = brushed_window(brushed, tz)
+        return WindowState.from_window(window).to_store() if window else no_update
+    if trigger == ids.PLAY_INTERVAL:
+        state = WindowState.from_store(current)
+        with session_scope(_context.engine()) as session:
+            window, last = resolve_window(
+                session=session,
+                viewer=_context.viewer(),
+                preset=state.preset,
+                custom=state.custom,
+                tz=tz,
+            )
+        if window is None or last is None or window.end_at > last:
+            return no_update  # playback stops at the newest report
+        return WindowState.from_window(step_window(window, tz)).to_store()
+    state = ViewState.from_controls([], preset, None, start, end)
+    custom = state.custom_window(tz)
+    if custom is None:
+        return WindowState(state.preset).to_store()
+    return WindowState.from_window(custom).to_store()
+
+
+@callback(
+    Output(ids.HEX_RES_AUTO, "value"),
+    Input(ids.HEX_RES, "value"),
+    prevent_initial_call=True,
+)
+def override_resolution(_res: int) -> list[str]:
+    """Moving the resolution slider switches the zoom-following resolution off."""
+    require(Capability.VIEW_MAP, _context.viewer())
+    return []
 
 
 @callback(
     Output(ids.MAP_GRAPH, "figure"),
+    Output(ids.GEOMETRY_STORE, "data"),
     Output(ids.SUMMARY, "children"),
     Output(ids.NOTES, "children"),
     Output(ids.WINDOW_TEXT, "children"),
@@ -25,38 +83,89 @@ from ui import ids, summary
     Output(ids.MARKING_BANNER, "className"),
     Output(ids.MARKING_FOOTER, "children"),
     Output(ids.MARKING_FOOTER, "className"),
+    Input(ids.WINDOW_STORE, "data"),
     Input(ids.LAYER_TOGGLES, "value"),
-    Input(ids.WINDOW_PRESET, "value"),
     Input(ids.HEX_RES, "value"),
-    Input(ids.CUSTOM_RANGE, "start_date"),
-    Input(ids.CUSTOM_RANGE, "end_date"),
+    Input(ids.HEX_RES_AUTO, "value"),
+    Input(ids.HEX_COLOUR, "value"),
+    Input(ids.MAP_GRAPH, "relayoutData"),
+    State(ids.GEOMETRY_STORE, "data"),
     prevent_initial_call=False,
 )
 def update_map_figure(
-    visible: list[str], preset: str, res: int, start: str | None, end: str | None
+    window_data: Any,
+    visible: list[str],
+    res: int,
+    auto: list[str],
+    colour: str,
+    relayout: Any,
+    geometry: Any,
 ) -> tuple[Any, ...]:
-    """Redraw every layer for the current controls and viewer."""
+    """Redraw the map: the full figure when resolution, viewport or layers change, else values."""
     settings = _context.app_settings()
     viewer = require(Capability.VIEW_MAP, _context.viewer())
-    state = ViewState.from_controls(visible, preset, res, start, end)
+    config = _context.map_config()
+    geometry = geometry or {}
+    # No early no_update on relayout events without a viewport (autosize on first render): Dash
+    # drops the answer of an earlier, still running call of this callback, so this call must
+    # answer in full (a cheap values Patch once the geometry is in the browser).
+    moved = vp.relayout_view(relayout)
+    zoom, view_bbox = moved or (
+        geometry.get("zoom", config.zoom),
+        tuple(geometry["view"])
+        if geometry.get("view")
+        else vp.approx_viewport(config.center_lat, config.center_lon, config.zoom),
+    )
+    state = ViewState.from_controls(visible, "30d", res)
+    res_now = vp.res_for_zoom(zoom, finest=min(10, settings.h3_store_res)) if auto else state.res
+    colour_now = (
+        colour if colour in ("total", "suspicious", "incident", "severity", "change") else "total"
+    )
+    old_box = tuple(geometry["bbox"]) if geometry.get("bbox") else None
+    reuse = (
+        old_box is not None
+        and geometry.get("res") == res_now
+        and geometry.get("visible") == list(state.visible)
+        and vp.contains(old_box, view_bbox)
+    )
+    bbox = old_box if reuse else vp.padded(view_bbox)
+    window = WindowState.from_store(window_data)
     with session_scope(_context.engine()) as session:
-        record(session=session, viewer=viewer, action="map.filter", details=vars(state))
+        if ctx.triggered_id != ids.MAP_GRAPH:  # filters changed (not a pan or zoom): audit
+            record(
+                session=session,
+                viewer=viewer,
+                action="map.filter",
+                details={**vars(state), "window": window.to_store(), "colour": colour_now},
+            )
         view = build_map_view(
             session=session,
             viewer=viewer,
-            filters=state.event_filter(),
-            preset=state.preset,
-            custom=state.custom_window(settings.timezone),
+            filters=EventFilter(),
+            preset=window.preset,
+            custom=window.custom,
             visible=state.visible,
-            res=state.res,
+            res=res_now,
             max_points=settings.max_points,
             tz=settings.timezone,
-            config=_context.map_config(),
+            config=config,
+            colour=colour_now,
+            viewport=bbox,
+            with_geometry=not reuse,
         )
+    figure: Any = view.figure if not reuse else _values_patch(view)
     marking = summary.marking_text(view.marking)
     css = summary.marking_class(view.marking)
+    store = {
+        "res": res_now,
+        "bbox": list(bbox),
+        "visible": list(state.visible),
+        "zoom": zoom,
+        "view": list(view_bbox),
+    }
     return (
-        view.figure,
+        figure,
+        store,
         summary.summary_children(view),
         " ".join(view.notes),
         summary.window_text(view.window, settings.timezone),
@@ -66,3 +175,51 @@ def update_map_figure(
         marking,
         css,
     )
+
+
+def _values_patch(view: Any) -> Patch:
+    """Return a Patch replacing the hexagon values and the point traces, keeping geometry."""
+    patch = Patch()
+    for i, trace in enumerate(view.figure["data"]):
+        if i == view.hex_trace:
+            for key in _HEX_VALUE_KEYS:
+                patch["data"][i][key] = trace[key]
+            patch["data"][i]["colorbar"]["title"]["text"] = trace["colorbar"]["title"]["text"]
+        elif not str(trace.get("uid", "")).startswith("sites"):
+            patch["data"][i] = trace
+    return patch
+
+
+@callback(
+    Output(ids.TIMELINE_GRAPH, "figure"),
+    Input(ids.WINDOW_STORE, "data"),
+    prevent_initial_call=False,
+)
+def update_timeline(window_data: Any) -> dict[str, Any]:
+    """Redraw the timeline (events per local day) with the window shaded."""
+    require(Capability.VIEW_MAP, _context.viewer())
+    tz = _context.app_settings().timezone
+    state = WindowState.from_store(window_data)
+    with session_scope(_context.engine()) as session:
+        viewer = _context.viewer()
+        window, _ = resolve_window(
+            session=session, viewer=viewer, preset=state.preset, custom=state.custom, tz=tz
+        )
+        frame = timeline_frame(session=session, viewer=viewer, filters=EventFilter(), tz=tz)
+    return timeline_figure(frame, window, tz)
+
+
+@callback(
+    Output(ids.PLAY_INTERVAL, "disabled"),
+    Output(ids.PLAY_INTERVAL, "interval"),
+    Output(ids.PLAY_BUTTON, "children"),
+    Input(ids.PLAY_BUTTON, "n_clicks"),
+    Input(ids.PLAY_SPEED, "value"),
+    State(ids.PLAY_INTERVAL, "disabled"),
+    prevent_initial_call=True,
+)
+def toggle_playback(_clicks: int, speed_ms: int, disabled: bool) -> tuple[bool, int, str]:
+    """Start or pause playback; the speed applies at once."""
+    require(Capability.VIEW_MAP, _context.viewer())
+    playing = disabled if ctx.triggered_id == ids.PLAY_BUTTON else not disabled
+    return (not playing, int(speed_ms or 1000), "⏸ Pause" if playing else "▶ Play")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -12,6 +14,8 @@ from security.roles import Viewer
 from store.queries.filters import EventFilter
 
 Trace = dict[str, Any]
+ColourMode = Literal["total", "suspicious", "incident", "severity", "change"]
+COLOUR_MODES: tuple[ColourMode, ...] = ("total", "suspicious", "incident", "severity", "change")
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,11 @@ class LayerRequest:
     res: int
     max_points: int
     tz: str
+    # Hexagons: what colours them, and the cells whose geometry the browser holds (their order is
+    # the order of every value update); ``with_geometry`` False sends values only.
+    colour: ColourMode = "total"
+    cells: npt.NDArray[np.int64] | None = None
+    with_geometry: bool = True
 
 
 class Layer(Protocol):

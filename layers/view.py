@@ -10,12 +10,12 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from analytics.timebuckets import TimeWindow, trailing_window
-from layers.base import LayerRequest, Trace
+from layers.base import ColourMode, LayerRequest, Trace
 from layers.registry import LAYERS
 from security.caveats import most_restrictive
 from security.roles import Viewer
-from store.queries import caveats_present, event_time_range
-from store.queries.filters import EventFilter
+from store.queries.filters import BBox, EventFilter
+from store.queries.hexagg import present_cells, visible_caveats, visible_time_range
 
 WindowPreset = Literal["24h", "7d", "30d", "90d", "all", "custom"]
 PRESET_DAYS: dict[str, float] = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
@@ -46,6 +46,8 @@ class MapView:
     marking: str
     res: int
     notes: list[str] = field(default_factory=list)
+    geometry_key: str = ""
+    hex_trace: int | None = None
 
 
 def resolve_window(
@@ -63,7 +65,7 @@ def resolve_window(
     tuple
         The window (``None`` for "all") and the newest visible event time.
     """
-    extent = event_time_range(session=session, viewer=viewer)
+    extent = visible_time_range(session=session, viewer=viewer)
     last = extent[1] if extent else None
     if preset == "custom":
         return custom, last
@@ -84,46 +86,80 @@ def build_map_view(
     max_points: int,
     tz: str,
     config: MapConfig,
+    colour: ColourMode = "total",
+    viewport: BBox | None = None,
+    with_geometry: bool = True,
 ) -> MapView:
-    """Query every visible layer for ``viewer`` and assemble the figure and summary counts."""
+    """Query every visible layer for ``viewer`` and assemble the figure and summary counts.
+
+    Parameters
+    ----------
+    colour
+        What colours the hexagons (see ``layers.hexes.SCALES``).
+    viewport
+        The map's bounding box: points are limited to it, and the hexagon geometry covers the
+        cells holding any visible event in it (all time), so window changes reuse that geometry.
+    with_geometry
+        ``False`` leaves the hexagon geometry out (the browser already has it for
+        ``geometry_key``).
+    """
     window, last = resolve_window(
         session=session, viewer=viewer, preset=preset, custom=custom, tz=tz
     )
+    cells = None
+    if viewport is not None:
+        cells = present_cells(
+            session=session, viewer=viewer, filters=replace(filters, bbox=viewport), res=res
+        )
     request = LayerRequest(
         viewer=viewer,
         filters=replace(filters, window=window),
         res=res,
         max_points=max_points,
         tz=tz,
+        colour=colour,
+        cells=cells,
+        with_geometry=with_geometry,
     )
+    point_request = replace(request, filters=replace(request.filters, bbox=viewport))
     # The hex counts are always computed: they are the exact totals behind the summary line.
     frames: dict[str, pd.DataFrame] = {
         "hexes": LAYERS["hexes"].query(session=session, request=request)
     }
     for key in LAYERS:
         if key != "hexes" and key in visible:
-            frames[key] = LAYERS[key].query(session=session, request=request)
+            # Sites and flags are few: all of them; event points only in the viewport.
+            points = key in ("incidents", "suspicious")
+            frames[key] = LAYERS[key].query(
+                session=session, request=point_request if points else request
+            )
     hexes = frames["hexes"]
     counts = {
         "suspicious": int(hexes["suspicious"].sum()),
         "incidents": int(hexes["incident"].sum()),
-        "hexes": len(hexes),
+        "hexes": int((hexes["total"] > 0).sum()),
     }
     if "sites" in frames:
         counts["sites"] = len(frames["sites"])
     shown = {key: len(frame) for key, frame in frames.items()}
+    # Points are capped (newest first) and limited to the viewport; say so when the cap bites.
     notes = [
-        f"{LAYERS[key].label}: newest {shown[key]:,} of {counts[key]:,} shown; "
-        "the hexagons count all."
+        f"{LAYERS[key].label}: newest {shown[key]:,} of {counts[key]:,} shown"
+        f"{' in view' if viewport is not None else ''}; the hexagons count all."
         for key in ("incidents", "suspicious")
-        if key in shown and shown[key] < counts[key]
+        if key in shown and shown[key] < counts[key] and shown[key] >= max_points
     ]
     traces: list[Trace] = []
+    hex_trace = None
     for key, layer in LAYERS.items():
         if key in visible and key in frames:
-            traces += layer.to_traces(frames[key], request=request)
+            if key == "hexes":
+                hex_trace = len(traces)
+            traces += layer.to_traces(
+                frames[key], request=request if key in ("hexes", "sites") else point_request
+            )
     marking = most_restrictive(
-        caveats_present(session=session, viewer=viewer, filters=request.filters)
+        visible_caveats(session=session, viewer=viewer, filters=request.filters)
     )
     return MapView(
         figure=map_figure(traces, config),
@@ -134,6 +170,8 @@ def build_map_view(
         marking=marking,
         res=res,
         notes=notes,
+        geometry_key=f"{res}|{viewport}|{','.join(visible)}",
+        hex_trace=hex_trace,
     )
 
 

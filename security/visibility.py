@@ -56,6 +56,8 @@ def may_see(viewer: Viewer, *, handling: str, source_agency: str) -> bool:
     """Return whether ``viewer`` may see one row; the Python twin of :func:`visible_clause`."""
     if viewer.role is Role.SYSTEM:
         return True
+    if not viewer.agency:  # as visible_clause: a viewer without an agency sees nothing
+        return False
     if source_agency == viewer.agency:
         return True
     allowed = CENTER_CAVEATS if viewer.is_center_staff else OPEN_CAVEATS

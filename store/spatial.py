@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from sqlalchemy import Connection, literal, text
+from sqlalchemy import BigInteger, Connection, Integer, cast, func, literal, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.cells import parent_constants
@@ -38,3 +39,46 @@ def point_sql(dialect: str, lon: str, lat: str) -> str:
     if dialect == "postgresql":
         return f"ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)"
     return f"MakePoint({lon}, {lat}, 4326)"
+
+
+def epoch_us_sql(column: ColumnElement[Any], dialect: str) -> ColumnElement[int]:
+    """Return SQL turning a stored UTC timestamp into exact integer microseconds since 1970.
+
+    Notes
+    -----
+    PostgreSQL: ``extract(epoch ...)`` is ``numeric``, exact to the microsecond.
+    SQLite stores naive UTC text ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's format): whole
+    seconds from ``strftime('%s')`` plus the six fraction digits, both exact integers (a
+    ``julianday`` float would lose microseconds and move events across window edges).
+    """
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", column) * 1_000_000, BigInteger)
+    seconds = cast(func.strftime("%s", column), Integer)
+    fraction = func.coalesce(cast(func.substr(column, 21, 6), Integer), 0)
+    return cast(seconds * 1_000_000 + fraction, BigInteger)
+
+
+def bulk_rows(conn: Connection, sql: str, names: list[str]) -> list[tuple[Any, ...]] | Any:
+    """Run a plain SELECT for a bulk read: CSV text from PostgreSQL ``COPY``, rows from SQLite.
+
+    Returns
+    -------
+    list or io.BytesIO
+        SQLite: the DB-API rows. PostgreSQL: a buffer of CSV (header ``names``), several times
+        faster to parse with ``pandas.read_csv`` than a million Python row tuples.
+    """
+    dbapi = conn.connection.dbapi_connection
+    cursor = dbapi.cursor()  # type: ignore[union-attr]
+    try:
+        if conn.dialect.name == "postgresql":
+            buf = io.BytesIO()
+            buf.write((",".join(names) + "\n").encode())
+            with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for block in copy:
+                    buf.write(block)
+            buf.seek(0)
+            return buf
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()

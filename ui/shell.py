@@ -8,7 +8,7 @@ from layers.registry import DEFAULT_VISIBLE, LAYERS
 from security.capabilities import Capability, can
 from security.roles import Viewer
 from settings import Settings
-from ui import flags_queue, ids, upload
+from ui import flags_queue, ids, mappanel, upload
 
 WINDOW_OPTIONS = [
     {"label": "Last 24 h", "value": "24h"},
@@ -20,7 +20,10 @@ WINDOW_OPTIONS = [
 ]
 
 
-def _controls(settings: Settings) -> html.Div:
+def _controls(settings: Settings, viewer: Viewer | None) -> html.Div:
+    # The import panel shows only to users who may import (the server checks it regardless);
+    # it stays in the layout, hidden, so its callbacks always find their components.
+    may_import = viewer is not None and can(viewer, Capability.IMPORT)
     return html.Div(
         className="wf-panel",
         children=[
@@ -43,17 +46,10 @@ def _controls(settings: Settings) -> html.Div:
                 className="wf-radio",
             ),
             dcc.DatePickerRange(id=ids.CUSTOM_RANGE, display_format="YYYY-MM-DD", clearable=True),
-            html.H2("Hexagon size (H3 resolution)"),
-            dcc.Slider(
-                id=ids.HEX_RES,
-                min=5,
-                max=min(10, settings.h3_store_res),
-                step=1,
-                value=settings.h3_default_res,
-                marks={r: str(r) for r in range(5, min(10, settings.h3_store_res) + 1)},
-            ),
+            *mappanel.playback_controls(),
+            *mappanel.hex_controls(settings),
             html.Div(id=ids.WINDOW_TEXT, className="wf-hint"),
-            upload.panel(),
+            html.Div(upload.panel(), hidden=not may_import),
         ],
     )
 
@@ -100,7 +96,7 @@ def layout(settings: Settings, viewer: Viewer | None = None) -> html.Div:
             html.Main(
                 className="wf-main",
                 children=[
-                    _controls(settings),
+                    _controls(settings, viewer),
                     html.Div(
                         className="wf-map-wrap",
                         children=[
@@ -114,11 +110,14 @@ def layout(settings: Settings, viewer: Viewer | None = None) -> html.Div:
                                 parent_style={"height": "100%"},
                                 delay_show=400,
                             ),
+                            mappanel.timeline(),
                         ],
                     ),
+                    mappanel.cell_panel(),
                 ],
             ),
             flags_queue.panel(),
+            *mappanel.stores(),
             html.Footer(
                 className="wf-footer",
                 children=[

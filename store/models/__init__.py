@@ -7,11 +7,13 @@ from store.models.event import Event, EventRevision
 from store.models.flag import Flag, FlagHistory
 from store.models.site import Site
 from store.models.user import AuditEntry, User
+from store.models.version import DataVersion
 
 __all__ = [
     "ApiKey",
     "Area",
     "AuditEntry",
+    "DataVersion",
     "Event",
     "EventRevision",
     "Flag",

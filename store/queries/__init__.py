@@ -8,11 +8,14 @@ from store.queries.events import (
 )
 from store.queries.filters import EventFilter
 from store.queries.health import table_counts
+from store.queries.hexagg import cell_bucket_counts, cell_counts
 from store.queries.sites import site_points
 
 __all__ = [
     "EventFilter",
     "caveats_present",
+    "cell_bucket_counts",
+    "cell_counts",
     "event_points",
     "event_time_range",
     "hex_counts",

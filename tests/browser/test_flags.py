@@ -7,6 +7,7 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from jobs.detection import run_detection
@@ -53,7 +54,11 @@ def test_flags001_queue_lists_flags_and_records_an_action(
     _wait(browser, lambda d: "History" in d.find_element(By.ID, "flag-detail").text)
     assert "Sites in reach" in browser.find_element(By.ID, "flag-detail").text
     browser.find_element(By.CSS_SELECTOR, "#flag-action input").send_keys("acknowledge\n")
-    browser.find_element(By.ID, "flag-apply").click()
+    apply = browser.find_element(By.ID, "flag-apply")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", apply)
+    _wait(browser, lambda d: apply.is_displayed() and apply.is_enabled())
+    # Activated from the keyboard, as a watch officer tabbing through the action row would.
+    apply.send_keys(Keys.ENTER)
     _wait(browser, lambda d: _status_of(d, top) == "acknowledged")
     _wait(browser, lambda d: "acknowledged" in d.find_element(By.ID, "flag-detail").text)
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

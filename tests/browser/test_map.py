@@ -18,8 +18,10 @@ GRAPH = "#map-graph .js-plotly-plot"
 TRACES_JS = f"""
 const gd = document.querySelector('{GRAPH}');
 if (!gd || !gd.data) return null;
-return gd.data.map(t => ({{uid: t.uid, n: (t.lon || t.locations || []).length,
-                          count: t.meta ? t.meta.count : null}}));
+// Hexagons keep the viewport's geometry and leave empty cells undrawn: count what is drawn.
+return gd.data.map(t => ({{uid: t.uid, count: t.meta ? t.meta.count : null,
+                          n: t.uid === 'hexes' ? t.meta.count : (t.lon || t.locations || []).length,
+                          cells: (t.locations || []).length}}));
 """
 
 
@@ -113,3 +115,77 @@ def test_map004_no_console_errors_and_no_request_leaves_the_machine(
             if url.scheme in ("http", "https", "ws", "wss"):
                 hosts.add(url.hostname)
     assert hosts == {"127.0.0.1"}
+
+
+HEX_JS = f"""
+const gd = document.querySelector('{GRAPH}');
+const t = gd && gd.data && gd.data.find(t => t.uid === 'hexes');
+if (!t) return null;
+return {{geometry: t.geojson ? t.geojson.features.length : null, cells: t.locations.length,
+         colour: t.meta.colour, zmin: t.zmin, drawn: t.meta.count,
+         first: t.locations[t.z.findIndex(v => v !== null)]}};
+"""
+
+
+def test_map005_colour_change_sends_values_and_keeps_geometry(
+    browser: webdriver.Chrome, live_app: str
+) -> None:
+    _open(browser, live_app)
+    before = _wait(browser, lambda d: d.execute_script(HEX_JS))
+    assert before["colour"] == "total" and before["geometry"] == before["cells"] > 0
+    browser.find_element(By.XPATH, "//*[@id='hex-colour']//label[contains(., 'Change')]").click()
+    after = _wait(
+        browser, lambda d: (h := d.execute_script(HEX_JS)) and h["colour"] == "change" and h
+    )
+    # Same cells, same geometry in the browser; a diverging scale centred on zero.
+    assert after["cells"] == before["cells"] and after["geometry"] == before["geometry"]
+    assert after["zmin"] < 0
+
+
+def test_map006_playback_steps_the_window_and_every_layer(
+    browser: webdriver.Chrome, live_app: str
+) -> None:
+    _open(browser, live_app)
+    browser.find_element(By.XPATH, "//*[@id='window-preset']//label[contains(., '7 days')]").click()
+    _wait(browser, lambda d: "2023-03-02" in d.find_element(By.ID, "window-text").text)
+    # The 7-day window ends at the newest report: step it back first with a brushed range.
+    browser.execute_script(
+        "const gd = document.querySelector('#timeline-graph .js-plotly-plot');"
+        "gd.emit('plotly_selected',"
+        " {points: [], range: {x: ['2023-02-01 00:00', '2023-02-07 12:00']}});"
+    )
+    _wait(
+        browser,
+        lambda d: "Showing 2023-02-01 00:00 to 2023-02-08 00:00"
+        in d.find_element(By.ID, "window-text").text,
+    )
+    brushed = _summary(browser, "suspicious")
+    browser.find_element(By.ID, "play-button").click()
+    _wait(
+        browser, lambda d: "Showing 2023-02-02 00:00" in d.find_element(By.ID, "window-text").text
+    )
+    browser.find_element(By.ID, "play-button").click()
+    assert "Play" in _wait(browser, lambda d: d.find_element(By.ID, "play-button").text)
+    assert brushed is not None and _summary(browser, "suspicious") is not None
+
+
+def test_map007_clicking_a_hexagon_lists_its_events(
+    browser: webdriver.Chrome, live_app: str
+) -> None:
+    _open(browser, live_app)
+    hexes = _wait(browser, lambda d: d.execute_script(HEX_JS))
+    browser.execute_script(
+        "const gd = document.querySelector(arguments[1]);"
+        "const i = gd.data.findIndex(t => t.uid === 'hexes');"
+        "const k = gd.data[i].locations.indexOf(arguments[0]);"
+        "gd.emit('plotly_click', {points: [{curveNumber: i, pointNumber: k, pointIndex: k,"
+        " location: arguments[0], z: gd.data[i].z[k]}]});",
+        hexes["first"],
+        GRAPH,
+    )
+    title = _wait(browser, lambda d: d.find_element(By.ID, "cell-title").text)
+    assert hexes["first"] in title
+    shown = int(re.search(r": ([\d,]+) events", title).group(1).replace(",", ""))
+    rows = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#cell-grid .ag-row"))
+    assert shown > 0 and 0 < len(rows) <= 20
+    assert "Sites in this hexagon" in browser.find_element(By.ID, "cell-sites").text

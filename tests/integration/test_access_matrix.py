@@ -24,6 +24,11 @@ ROUTE_CAPABILITY = {
 # this test until it is added here (and calls security.capabilities.require).
 CALLBACK_CAPABILITY = {
     "map-graph.figure": Capability.VIEW_MAP,
+    "window-store.data": Capability.VIEW_MAP,
+    "hex-res-auto.value": Capability.VIEW_MAP,
+    "timeline-graph.figure": Capability.VIEW_MAP,
+    "play-interval.disabled": Capability.VIEW_MAP,
+    "cell-panel.hidden": Capability.VIEW_DETAILS,
     "upload-filename.children": Capability.IMPORT,
     "upload-summary.children": Capability.IMPORT,
     "upload-download.data": Capability.IMPORT,

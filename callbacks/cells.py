@@ -1,0 +1,65 @@
+"""Map panel: clicking a hexagon opens its events, categories and sites in the side panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import Input, Output, callback, html, no_update
+
+from callbacks import _context
+from callbacks._state import WindowState
+from layers.celldetail import cell_detail
+from layers.view import resolve_window
+from security.audit import record
+from security.capabilities import Capability, require
+from store.engine import session_scope
+from store.queries import EventFilter
+from ui import ids
+
+
+@callback(
+    Output(ids.CELL_PANEL, "hidden"),
+    Output(ids.CELL_TITLE, "children"),
+    Output(ids.CELL_BREAKDOWN, "children"),
+    Output(ids.CELL_SITES, "children"),
+    Output(ids.CELL_GRID, "rowData"),
+    Input(ids.MAP_GRAPH, "clickData"),
+    Input(ids.WINDOW_STORE, "data"),
+    prevent_initial_call=True,
+)
+def show_cell(click: Any, window_data: Any) -> tuple[Any, ...]:
+    """List the visible events of the clicked hexagon in the current window."""
+    viewer = require(Capability.VIEW_DETAILS, _context.viewer())
+    points = (click or {}).get("points") or []
+    cell_str = next((p.get("location") for p in points if p.get("location")), None)
+    if not cell_str:
+        return (no_update,) * 5
+    settings = _context.app_settings()
+    state = WindowState.from_store(window_data)
+    with session_scope(_context.engine()) as session:
+        window, _ = resolve_window(
+            session=session,
+            viewer=viewer,
+            preset=state.preset,
+            custom=state.custom,
+            tz=settings.timezone,
+        )
+        detail = cell_detail(
+            session=session,
+            viewer=viewer,
+            filters=EventFilter(window=window),
+            cell_str=cell_str,
+            store_res=settings.h3_store_res,
+            tz=settings.timezone,
+        )
+        record(
+            session=session,
+            viewer=viewer,
+            action="cell.view",
+            object=cell_str,
+            details={"events": detail.total, "window": state.to_store()},
+        )
+    breakdown = [html.Span(f"{name}: {n:,}", className="wf-chip") for name, n in detail.categories]
+    sites = "Sites in this hexagon: " + (", ".join(detail.sites) if detail.sites else "none")
+    title = f"Hexagon {detail.cell_str} (res {detail.res}): {detail.total:,} events"
+    return False, title, breakdown, sites, detail.rows

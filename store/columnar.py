@@ -1,0 +1,192 @@
+"""The in-process columnar cache of events, keyed by the database's data-version token.
+
+Notes
+-----
+Aggregating a 30-day window of a million events with SQL ``GROUP BY`` costs 70-100 ms; the
+same counts from numpy arrays sorted by time cost a few milliseconds. So each process keeps one
+snapshot of the events' aggregate columns (no descriptions, no geometry) per database, and reads
+the one-row ``data_versions`` token (replaced by a trigger on every write) before each use: a new
+token means a reload. The token is read *before* the rows, so a snapshot is never older than its
+token. Memory: about 50 bytes per event (50 MB per million) per worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from analytics.cells import IntArray
+from analytics.hexagg import CellGroups, group_cells
+from store.models import DataVersion, Event
+from store.models.vocab import EVENT_KINDS
+from store.spatial import bulk_rows, epoch_us_sql
+
+logger = logging.getLogger(__name__)
+
+_TEXT = frozenset({"kind", "category", "agency", "handling"})
+_MAX_DATABASES = 4  # snapshots kept per process (tests open many databases; the app one)
+_CACHE: OrderedDict[str, EventColumns] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+@dataclass
+class EventColumns:
+    """Every event's aggregate columns as numpy arrays, sorted by ``t_us``.
+
+    String columns are codes into the sorted vocabularies ``categories``, ``agencies`` and
+    ``handlings``; ``kind`` indexes ``store.models.vocab.EVENT_KINDS``.
+    """
+
+    token: int
+    id: IntArray
+    cell: IntArray
+    t_us: IntArray
+    kind: npt.NDArray[np.int8]
+    severity: npt.NDArray[np.int8]
+    category: npt.NDArray[np.int32]
+    agency: npt.NDArray[np.int32]
+    handling: npt.NDArray[np.int32]
+    lon: npt.NDArray[np.float64]
+    lat: npt.NDArray[np.float64]
+    categories: tuple[str, ...]
+    agencies: tuple[str, ...]
+    handlings: tuple[str, ...]
+    _groups: dict[int, CellGroups] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.t_us)
+
+    def groups(self, res: int) -> CellGroups:
+        """Return every event's cell at ``res`` as codes into the distinct cells (memoised)."""
+        with self._lock:
+            found = self._groups.get(res)
+            if found is None:
+                found = self._groups[res] = group_cells(self.cell, res)
+            return found
+
+
+def data_version(*, session: Session) -> int:
+    """Return the current data-version token of the events table."""
+    stmt = select(DataVersion.token).where(DataVersion.name == "events")
+    return int(session.execute(stmt).scalar_one())
+
+
+def event_columns(*, session: Session) -> EventColumns:
+    """Return the cached columns of every event, reloading them if the data changed.
+
+    Parameters
+    ----------
+    session
+        Open session; its bind identifies the database.
+
+    Returns
+    -------
+    EventColumns
+        All events (no visibility applied: callers must apply it, see
+        ``store.queries.hexagg``).
+    """
+    token = data_version(session=session)
+    key = session.get_bind().url.render_as_string(hide_password=True)
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None and cached.token == token:
+            _CACHE.move_to_end(key)
+            return cached
+    columns = load_event_columns(session=session, token=token)
+    with _LOCK:
+        _CACHE[key] = columns
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > _MAX_DATABASES:
+            _CACHE.popitem(last=False)
+    return columns
+
+
+def clear_cache() -> None:
+    """Forget every snapshot (tests, and after restoring a database from a backup)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _codes(values: npt.ArrayLike) -> tuple[npt.NDArray[np.int32], tuple[str, ...]]:
+    """Codes into the sorted vocabulary; only the few distinct values are sorted."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False)
+    vocab = [str(u) for u in uniques]
+    order = sorted(range(len(vocab)), key=vocab.__getitem__)
+    remap = np.empty(len(vocab), dtype=np.int32)
+    remap[order] = np.arange(len(vocab), dtype=np.int32)
+    return remap[codes], tuple(vocab[i] for i in order)
+
+
+def load_event_columns(*, session: Session, token: int) -> EventColumns:
+    """Read the aggregate columns of every event into numpy arrays (one full scan)."""
+    started = time.perf_counter()
+    dialect = session.get_bind().dialect.name
+    stmt = select(
+        Event.id,
+        Event.cell,
+        epoch_us_sql(Event.occurred_at, dialect),
+        Event.kind,
+        Event.category,
+        Event.source_agency,
+        Event.handling,
+        Event.severity,
+        Event.lon,
+        Event.lat,
+    )
+    # Straight through the DB-API (COPY on PostgreSQL): SQLAlchemy's per-row Result processing
+    # costs more than the scan itself at a million rows.
+    sql = str(
+        stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
+    )
+    names = ["id", "cell", "t_us", "kind", "category", "agency", "handling", "sev", "lon", "lat"]
+    dtypes = {
+        n: object if n in _TEXT else np.float64 if n in ("lon", "lat") else np.int64 for n in names
+    }
+    raw = bulk_rows(session.connection(), sql, names)
+    if isinstance(raw, list):
+        columns_t = list(zip(*raw, strict=True)) if raw else [()] * len(names)
+        del raw
+        data = {n: np.array(v, dtype=dtypes[n]) for n, v in zip(names, columns_t, strict=True)}
+        del columns_t
+    else:
+        frame = pd.read_csv(raw, dtype=dtypes, keep_default_na=False, na_filter=False)
+        data = {n: frame[n].to_numpy() for n in names}
+    # Strings become small integer codes first, then every column is put in time order.
+    kind_codes, kinds = _codes(data["kind"])
+    kind_map = np.array([EVENT_KINDS.index(k) if k in EVENT_KINDS else -1 for k in kinds] + [-1])
+    category, categories = _codes(data["category"])
+    agency, agencies = _codes(data["agency"])
+    handling, handlings = _codes(data["handling"])
+    order = np.lexsort((data["id"], data["t_us"]))
+    columns = EventColumns(
+        token=token,
+        id=data["id"].astype(np.int64)[order],
+        cell=data["cell"].astype(np.int64)[order],
+        t_us=data["t_us"].astype(np.int64)[order],
+        kind=kind_map[kind_codes].astype(np.int8)[order],
+        severity=data["sev"].astype(np.int8)[order],
+        category=category[order],
+        agency=agency[order],
+        handling=handling[order],
+        lon=data["lon"].astype(np.float64)[order],
+        lat=data["lat"].astype(np.float64)[order],
+        categories=categories,
+        agencies=agencies,
+        handlings=handlings,
+    )
+    logger.info(
+        "loaded %d events into the columnar cache in %.2f s",
+        len(columns),
+        time.perf_counter() - started,
+    )
+    return columns
