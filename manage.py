@@ -83,6 +83,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         caveats=args.caveats,
     )
     viewer = Viewer(args.user, Role(args.role), args.agency or settings.host_agency)
+    from security.audit import record
+
     with session_scope(_engine()) as session:
         result = export_layers(
             [args.layer],
@@ -92,6 +94,14 @@ def cmd_export(args: argparse.Namespace) -> int:
             viewer=viewer,
             filters=filters,
             res=args.res,
+        )
+        # 28 CFR 23.20(e): every dissemination is recorded (who, what, when).
+        record(
+            session=session,
+            viewer=viewer,
+            action="export",
+            object=str(args.output),
+            details={"layers": [args.layer], "format": args.format, **result.metadata},
         )
     text = (
         f"wrote {', '.join(str(p) for p in result.paths)}: rows {result.rows}, "
@@ -189,6 +199,7 @@ def cmd_briefing(args: argparse.Namespace) -> int:
 
     from exports.service import build_filter
     from reports.briefing import build_briefing, write_pdf
+    from security.audit import record
     from security.roles import Role, Viewer
     from settings import get_settings
     from store.engine import session_scope
@@ -205,6 +216,13 @@ def cmd_briefing(args: argparse.Namespace) -> int:
             raise ValueError(f"no single area called {args.region!r} (see: manage.py areas list)")
         briefing = build_briefing(
             session=session, viewer=viewer, area_id=area_id, window=window, tz=settings.timezone
+        )
+        record(
+            session=session,
+            viewer=viewer,
+            action="briefing",
+            object=str(args.output),
+            details={"area": args.region, "marking": briefing.marking, **briefing.totals},
         )
     out = Path(args.output)
     if out.suffix.lower() in (".html", ".htm"):
