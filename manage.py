@@ -154,10 +154,9 @@ def cmd_areas_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_region_summary(args: argparse.Namespace) -> int:
-    """Print the regional picture of an area for a window against the window before."""
+def _area_request(args: argparse.Namespace, area_name: str):  # type: ignore[no-untyped-def]
+    """Return (settings, window, viewer, area_id) for a region command; bad input: ValueError."""
     from exports.service import build_filter
-    from reports.regional import regional_picture
     from security.roles import Role, Viewer
     from settings import get_settings
     from store.engine import session_scope
@@ -166,12 +165,22 @@ def cmd_region_summary(args: argparse.Namespace) -> int:
     settings = get_settings()
     window = build_filter(since=args.since, until=args.until).window
     if window is None:
-        raise ValueError("give --since and/or --until for the window to summarise")
+        raise ValueError("give --since and/or --until for the window")
     viewer = Viewer(args.user, Role(args.role), args.agency or settings.host_agency)
     with session_scope(_engine()) as session:
-        area_id = find_area(session=session, viewer=viewer, name=args.area)
-        if area_id is None:
-            raise ValueError(f"no single area called {args.area!r} (see: manage.py areas list)")
+        area_id = find_area(session=session, viewer=viewer, name=area_name)
+    if area_id is None:
+        raise ValueError(f"no single area called {area_name!r} (see: manage.py areas list)")
+    return settings, window, viewer, area_id
+
+
+def cmd_region_summary(args: argparse.Namespace) -> int:
+    """Print the regional picture of an area for a window against the window before."""
+    from reports.regional import regional_picture
+    from store.engine import session_scope
+
+    _, window, viewer, area_id = _area_request(args, args.area)
+    with session_scope(_engine()) as session:
         summary = regional_picture(session=session, viewer=viewer, area_id=area_id, window=window)
     payload = {
         "area": args.area,
@@ -197,23 +206,12 @@ def cmd_briefing(args: argparse.Namespace) -> int:
     """Write the briefing of an area and window as PDF (or HTML when -o ends in .html)."""
     from pathlib import Path
 
-    from exports.service import build_filter
     from reports.briefing import build_briefing, write_pdf
     from security.audit import record
-    from security.roles import Role, Viewer
-    from settings import get_settings
     from store.engine import session_scope
-    from store.queries.areas import find_area
 
-    settings = get_settings()
-    window = build_filter(since=args.since, until=args.until).window
-    if window is None:
-        raise ValueError("give --since and/or --until for the briefing's window")
-    viewer = Viewer(args.user, Role(args.role), args.agency or settings.host_agency)
+    settings, window, viewer, area_id = _area_request(args, args.region)
     with session_scope(_engine()) as session:
-        area_id = find_area(session=session, viewer=viewer, name=args.region)
-        if area_id is None:
-            raise ValueError(f"no single area called {args.region!r} (see: manage.py areas list)")
         briefing = build_briefing(
             session=session, viewer=viewer, area_id=area_id, window=window, tz=settings.timezone
         )
