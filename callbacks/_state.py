@@ -11,7 +11,6 @@ import pandas as pd
 from analytics.timebuckets import TimeWindow
 from layers.registry import LAYERS
 from layers.view import PRESET_DAYS, WindowPreset
-from store.queries.filters import EventFilter
 
 PRESETS = (*PRESET_DAYS, "all", "custom")
 
@@ -57,10 +56,6 @@ class ViewState:
         return TimeWindow(
             start.tz_convert("UTC").to_pydatetime(), end.tz_convert("UTC").to_pydatetime()
         )
-
-    def event_filter(self) -> EventFilter:
-        """Return the store filter for the visible event kinds (the window is resolved later)."""
-        return EventFilter()
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,6 @@ def cell_parent_sql(cell: ColumnElement[Any], res: int) -> ColumnElement[int]:
     return cell.op("&")(literal(keep)).op("|")(literal(add))  # type: ignore[no-any-return]
 
 
-def point_wkt(lon: float, lat: float) -> str:
-    """Return extended WKT of a WGS84 point, accepted by both backends."""
-    return f"SRID=4326;POINT({lon!r} {lat!r})"
-
-
 def point_sql(dialect: str, lon: str, lat: str) -> str:
     """Return SQL text building a WGS84 point from two numeric SQL expressions."""
     if dialect == "postgresql":
