@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 # CI must never skip PostGIS: there the tests fail instead of skipping when it is missing.
-PYTEST_FLAGS := $(if $(CI),--require-postgis,)
+PYTEST_FLAGS := $(if $(CI),--require-postgis --require-redis,)
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev run test test-unit test-integration test-browser lint fmt \
@@ -21,17 +21,21 @@ install-dev: ## the above plus Chromium, ChromeDriver, PostGIS and test tools
 run: install ## serve the dashboard on http://127.0.0.1:8050 (demo data on first run)
 	$(PY) app.py
 
-test: install-dev ## run the whole test suite (SpatiaLite, PostGIS, headless Chromium)
+test: install-dev ## run the whole test suite (SpatiaLite, PostGIS, Redis, headless Chromium)
 	@url="$$(scripts/ensure_postgis.sh)" || url=""; \
+	redis="$$(scripts/ensure_redis.sh)" || redis=""; \
 	WATCHFLOOR_TEST_POSTGIS_URL="$${WATCHFLOOR_TEST_POSTGIS_URL:-$$url}" \
+	WATCHFLOOR_TEST_REDIS_URL="$${WATCHFLOOR_TEST_REDIS_URL:-$$redis}" \
 	$(PY) -m pytest $(PYTEST_FLAGS) $(ARGS)
 
 test-unit: install-dev ## unit tests only (no database, no browser)
 	$(PY) -m pytest tests/unit $(ARGS)
 
-test-integration: install-dev ## integration tests on SpatiaLite and PostGIS
+test-integration: install-dev ## integration tests on SpatiaLite, PostGIS and Redis
 	@url="$$(scripts/ensure_postgis.sh)" || url=""; \
+	redis="$$(scripts/ensure_redis.sh)" || redis=""; \
 	WATCHFLOOR_TEST_POSTGIS_URL="$${WATCHFLOOR_TEST_POSTGIS_URL:-$$url}" \
+	WATCHFLOOR_TEST_REDIS_URL="$${WATCHFLOOR_TEST_REDIS_URL:-$$redis}" \
 	$(PY) -m pytest tests/integration $(PYTEST_FLAGS) $(ARGS)
 
 test-browser: install-dev ## browser tests in headless Chromium

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     signin_rate_per_minute: int = 10
     sar_review_years: int = 5
     cookie_secure: bool | None = None
+    # Shared state between processes (issue #8, #6): a Redis URL such as redis://127.0.0.1:6379/0
+    # for the aggregate cache and the sign-in rate limit; unset means in-process only (one worker).
+    redis_url: str | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -21,7 +21,7 @@ pg_major() {
 # Chromium prints briefings to PDF; poppler-utils lets the tests read those PDFs back.
 wanted=(libsqlite3-mod-spatialite chromium)
 if [ "$mode" = "test" ]; then
-  wanted+=(chromium-driver poppler-utils)
+  wanted+=(chromium-driver poppler-utils redis-server)
   major="$(pg_major)"
   if [ -z "$major" ]; then
     # No PostgreSQL at all: Debian's default server, then its matching PostGIS below.

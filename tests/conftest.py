@@ -1,4 +1,4 @@
-"""Root test configuration: the --require-postgis switch and the PostGIS URL."""
+"""Root test configuration: the --require-postgis/--require-redis switches and the service URLs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="fail, instead of skip, when PostGIS is not reachable (CI sets this)",
+    )
+    parser.addoption(
+        "--require-redis",
+        action="store_true",
+        default=False,
+        help="fail, instead of skip, when Redis is not reachable (CI sets this)",
     )
 
 
@@ -38,5 +44,31 @@ def postgis_url(request: pytest.FixtureRequest) -> str:
     if reason:
         if request.config.getoption("--require-postgis"):
             pytest.fail(reason + " (--require-postgis is set)")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The Redis URL from WATCHFLOOR_TEST_REDIS_URL, or a skip (a failure in CI).
+
+    The tests own that Redis database (``/15`` from scripts/ensure_redis.sh): it is flushed here.
+    """
+    url = os.environ.get("WATCHFLOOR_TEST_REDIS_URL", "")
+    reason = ""
+    if not url:
+        reason = "Redis not configured: WATCHFLOOR_TEST_REDIS_URL is empty (run `make test`)"
+    else:
+        import redis
+
+        try:
+            client = redis.Redis.from_url(url, socket_connect_timeout=2)
+            client.flushdb()
+            client.close()
+        except Exception as exc:
+            reason = f"Redis not reachable at {url}: {exc}"
+    if reason:
+        if request.config.getoption("--require-redis"):
+            pytest.fail(reason + " (--require-redis is set)")
         pytest.skip(reason)
     return url
