@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     # SQLite default only", so a PostGIS deployment never gets demo rows by accident.
     seed_demo: bool | None = None
     # Most points sent to the browser per point layer; beyond that the hex layer tells the story.
-    max_points: int = 20_000
+    max_points: int = 5_000
     # Detection of significant clusters near infrastructure (analytics/hotspots.py, README
     # "Detection"): H3 resolution, window and trailing baseline, k-ring size, FDR level, the
     # fewest window events a neighbourhood needs, event weights and protection radii.

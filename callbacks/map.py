@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Input, Output, Patch, State, callback, ctx, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    no_update,
+)
 
 from callbacks import _context
 from callbacks._state import ViewState, WindowState
 from layers import viewport as vp
+from layers.payload import map_payload
 from layers.timeline import brushed_window, step_window, timeline_figure, timeline_frame
 from layers.view import build_map_view, resolve_window
 from security.audit import record
@@ -16,9 +26,6 @@ from security.capabilities import Capability, require
 from store.engine import session_scope
 from store.queries import EventFilter
 from ui import ids, summary
-
-# Hexagon trace keys a values-only update replaces; the geometry stays in the browser.
-_HEX_VALUE_KEYS = ("z", "customdata", "zmin", "zmax", "colorscale", "reversescale", "meta")
 
 
 @callback(
@@ -73,7 +80,8 @@ def override_resolution(_res: int) -> list[str]:
 
 
 @callback(
-    Output(ids.MAP_GRAPH, "figure"),
+    Output(ids.MAP_SPEC, "data"),
+    Output(ids.HEX_CELLS, "data"),
     Output(ids.GEOMETRY_STORE, "data"),
     Output(ids.SUMMARY, "children"),
     Output(ids.NOTES, "children"),
@@ -101,7 +109,11 @@ def update_map_figure(
     relayout: Any,
     geometry: Any,
 ) -> tuple[Any, ...]:
-    """Redraw the map: the full figure when resolution, viewport or layers change, else values."""
+    """Redraw the map: the full figure when resolution, viewport or layers change, else values.
+
+    The figure goes to the map-spec store and the hexagon cells, when the browser lacks them,
+    to the hex-cells store; ``assets/watchfloor_map.js`` builds the polygons and the figure.
+    """
     settings = _context.app_settings()
     viewer = require(Capability.VIEW_MAP, _context.viewer())
     config = _context.map_config()
@@ -151,9 +163,9 @@ def update_map_figure(
             config=config,
             colour=colour_now,
             viewport=bbox,
-            with_geometry=not reuse,
+            with_geometry=False,
         )
-    figure: Any = view.figure if not reuse else _values_patch(view)
+    payload = map_payload(view, values_only=reuse, held_digest=geometry.get("digest"))
     marking = summary.marking_text(view.marking)
     css = summary.marking_class(view.marking)
     store = {
@@ -162,9 +174,11 @@ def update_map_figure(
         "visible": list(state.visible),
         "zoom": zoom,
         "view": list(view_bbox),
+        "digest": payload.digest,
     }
     return (
-        figure,
+        payload.spec,
+        payload.cells if payload.cells is not None else no_update,
         store,
         summary.summary_children(view),
         " ".join(view.notes),
@@ -177,17 +191,13 @@ def update_map_figure(
     )
 
 
-def _values_patch(view: Any) -> Patch:
-    """Return a Patch replacing the hexagon values and the point traces, keeping geometry."""
-    patch = Patch()
-    for i, trace in enumerate(view.figure["data"]):
-        if i == view.hex_trace:
-            for key in _HEX_VALUE_KEYS:
-                patch["data"][i][key] = trace[key]
-            patch["data"][i]["colorbar"]["title"]["text"] = trace["colorbar"]["title"]["text"]
-        elif not str(trace.get("uid", "")).startswith("sites"):
-            patch["data"][i] = trace
-    return patch
+# The figure is assembled in the browser: the spec plus the polygons of the hexagon cells.
+clientside_callback(
+    ClientsideFunction(namespace="watchfloor", function_name="mapFigure"),
+    Output(ids.MAP_GRAPH, "figure"),
+    Input(ids.MAP_SPEC, "data"),
+    Input(ids.HEX_CELLS, "data"),
+)
 
 
 @callback(

@@ -31,7 +31,11 @@ class EventLayer:
     export_columns: tuple[str, ...] = POINT_COLUMNS
 
     def query(self, *, session: Session, request: LayerRequest) -> pd.DataFrame:
-        """Return the newest visible events of this kind inside the request's filter."""
+        """Return the newest visible events of this kind inside the request's filter.
+
+        At most ``max_points + 1`` rows: one more than the budget tells the view that there are
+        too many to draw (see ``layers.view.build_map_view``).
+        """
         f = request.filters
         if self.kind not in f.kinds:
             return pd.DataFrame(columns=list(POINT_COLUMNS))
@@ -44,7 +48,7 @@ class EventLayer:
             bbox=f.bbox,
         )
         return event_points(
-            session=session, viewer=request.viewer, filters=only_kind, limit=request.max_points
+            session=session, viewer=request.viewer, filters=only_kind, limit=request.max_points + 1
         )
 
     def to_traces(self, frame: pd.DataFrame, *, request: LayerRequest) -> list[Trace]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from analytics.cells import cells_to_polygons, cells_to_str
 from analytics.hexagg import change_scores
 from layers.base import ColourMode, LayerRequest, Trace
+from layers.encoding import count_dtype, typed_array
 from store.queries import cell_counts
 from store.queries.events import HEX_COLUMNS
 from store.queries.hexagg import trailing_cell_counts
@@ -73,8 +74,10 @@ def hex_values(
 ) -> dict[str, Any]:
     """Return the value part of the hexagon trace: ``z``, ``customdata`` and the colour range.
 
-    Cells without a value get ``None`` (plotly leaves them undrawn), so the browser can keep the
-    geometry of ``cells`` and take only these arrays on every update.
+    ``z`` (float32, NaN where a cell has no value: plotly leaves it undrawn) and ``customdata``
+    (suspicious and incident counts per cell) are typed arrays in the order of ``cells``, so the
+    browser keeps the geometry of ``cells`` and takes only these on every update: 4 to 8 bytes
+    a cell before base64 (see ``layers.encoding``).
     """
     total = _aligned(cells, frame, "total")
     if colour == "change":
@@ -94,13 +97,12 @@ def hex_values(
     scale, reverse, unit, diverging = SCALES[colour]
     finite = z[np.isfinite(z)]
     zmax = float(np.abs(finite).max()) if finite.size else 1.0
-    susp = _aligned(cells, frame, "suspicious")
-    inc = _aligned(cells, frame, "incident")
+    counts = np.nan_to_num(
+        np.column_stack([_aligned(cells, frame, "suspicious"), _aligned(cells, frame, "incident")])
+    ).reshape(len(cells), 2)
     return {
-        "z": [None if np.isnan(v) else (int(v) if colour != "change" else float(v)) for v in z],
-        "customdata": [
-            [0, 0] if np.isnan(s) else [int(s), int(i)] for s, i in zip(susp, inc, strict=True)
-        ],
+        "z": typed_array(z, "f4"),
+        "customdata": typed_array(counts, count_dtype(counts.max(initial=0))),
         "zmin": -zmax if diverging else 0,
         "zmax": max(zmax, 1.0),
         "colorscale": scale,
@@ -144,18 +146,26 @@ class HexLayer:
             frame = frame.fillna(0).astype("int64").sort_values("cell", ignore_index=True)
         return frame
 
+    @staticmethod
+    def trace_cells(frame: pd.DataFrame, request: LayerRequest) -> npt.NDArray[np.int64]:
+        """Return the cells the trace is drawn over, in the order of its values."""
+        if request.cells is not None:
+            return request.cells
+        return np.sort(frame["cell"].to_numpy(dtype=np.int64))
+
     def to_traces(self, frame: pd.DataFrame, *, request: LayerRequest) -> list[Trace]:
-        """Return one ``choroplethmap`` trace over ``request.cells`` (or the frame's cells)."""
-        cells = (
-            request.cells
-            if request.cells is not None
-            else np.sort(frame["cell"].to_numpy(dtype=np.int64))
-        )
+        """Return one ``choroplethmap`` trace over ``request.cells`` (or the frame's cells).
+
+        The trace carries values only: its ``locations`` and ``geojson`` are the cells of
+        :meth:`trace_cells`, which the browser turns into polygons itself (h3-js in
+        ``assets/watchfloor_map.js``), once per resolution and viewport. ``with_geometry``
+        adds them here for a self-contained figure (the briefing, tests).
+        """
+        cells = self.trace_cells(frame, request)
         trace: Trace = {
             "type": "choroplethmap",
             "name": self.label,
             "uid": self.key,
-            "locations": cells_to_str(cells),
             "marker": {"opacity": 0.65, "line": {"width": 0.3, "color": "#ffffff"}},
             "colorbar": {
                 "title": {"text": SCALES[request.colour][2]},
@@ -172,5 +182,6 @@ class HexLayer:
         }
         trace["meta"].update(res=request.res, cells=len(cells))
         if request.with_geometry:
+            trace["locations"] = cells_to_str(cells)
             trace["geojson"] = cells_geojson(cells)
         return [trace]

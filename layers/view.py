@@ -6,11 +6,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from analytics.timebuckets import TimeWindow, trailing_window
 from layers.base import ColourMode, LayerRequest, Trace
+from layers.hexes import HexLayer
 from layers.registry import LAYERS
 from security.caveats import most_restrictive
 from security.roles import Viewer
@@ -48,6 +51,9 @@ class MapView:
     notes: list[str] = field(default_factory=list)
     geometry_key: str = ""
     hex_trace: int | None = None
+    # The cells of the hexagon trace, in the order of its values (``None`` without hexagons).
+    hex_cells: npt.NDArray[np.int64] | None = None
+    hidden_points: tuple[str, ...] = ()
 
 
 def resolve_window(
@@ -133,6 +139,15 @@ def build_map_view(
             frames[key] = LAYERS[key].query(
                 session=session, request=point_request if points else request
             )
+    # Points only when zoomed in far enough to be few: a layer with more than ``max_points``
+    # in view draws none (the hexagons show the density) and the notes say to zoom in.
+    hidden = tuple(
+        key
+        for key in ("incidents", "suspicious")
+        if key in frames and len(frames[key]) > max_points
+    )
+    for key in hidden:
+        frames[key] = frames[key].iloc[:0]
     hexes = frames["hexes"]
     counts = {
         "suspicious": int(hexes["suspicious"].sum()),
@@ -142,12 +157,12 @@ def build_map_view(
     if "sites" in frames:
         counts["sites"] = len(frames["sites"])
     shown = {key: len(frame) for key, frame in frames.items()}
-    # Points are capped (newest first) and limited to the viewport; say so when the cap bites.
     notes = [
-        f"{LAYERS[key].label}: newest {shown[key]:,} of {counts[key]:,} shown"
-        f"{' in view' if viewport is not None else ''}; the hexagons count all."
-        for key in ("incidents", "suspicious")
-        if key in shown and shown[key] < counts[key] and shown[key] >= max_points
+        f"{LAYERS[key].label}: more than {max_points:,}"
+        f"{' in view' if viewport is not None else ''}, zoom in to see the reports; "
+        "the hexagons count all."
+        for key in hidden
+        if key in visible
     ]
     traces: list[Trace] = []
     hex_trace = None
@@ -172,6 +187,8 @@ def build_map_view(
         notes=notes,
         geometry_key=f"{res}|{viewport}|{','.join(visible)}",
         hex_trace=hex_trace,
+        hex_cells=HexLayer.trace_cells(hexes, request) if "hexes" in visible else None,
+        hidden_points=hidden,
     )
 
 

@@ -118,4 +118,6 @@ def stores() -> list[dcc.Store]:
     return [
         dcc.Store(id=ids.WINDOW_STORE, storage_type="memory"),
         dcc.Store(id=ids.GEOMETRY_STORE, storage_type="memory"),
+        dcc.Store(id=ids.MAP_SPEC, storage_type="memory"),
+        dcc.Store(id=ids.HEX_CELLS, storage_type="memory"),
     ]

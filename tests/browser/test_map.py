@@ -165,7 +165,7 @@ def test_map006_playback_steps_the_window_and_every_layer(
         browser, lambda d: "Showing 2023-02-02 00:00" in d.find_element(By.ID, "window-text").text
     )
     browser.find_element(By.ID, "play-button").click()
-    assert "Play" in _wait(browser, lambda d: d.find_element(By.ID, "play-button").text)
+    assert _wait(browser, lambda d: "Play" in d.find_element(By.ID, "play-button").text)
     assert brushed is not None and _summary(browser, "suspicious") is not None
 
 

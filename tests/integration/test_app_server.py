@@ -6,7 +6,7 @@ import pandas as pd
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from layers.view import MapConfig, build_map_view
+from layers.view import MapConfig, MapView, build_map_view
 from security.roles import Role, Viewer
 from security.users import DEMO_PASSWORD, DEMO_USERS
 from settings import Settings
@@ -42,19 +42,23 @@ def test_healthz_reports_backend_version_and_counts(demo_db: tuple[Engine, Setti
 def test_default_view_shows_the_last_30_days_of_data(demo_db: tuple[Engine, Settings]) -> None:
     engine, settings = demo_db
     viewer = Viewer("officer", Role.WATCH_OFFICER, settings.host_agency)
-    with session_scope(engine) as s:
-        view = build_map_view(
-            session=s,
-            viewer=viewer,
-            filters=EventFilter(),
-            preset="30d",
-            custom=None,
-            visible=("hexes", "suspicious", "incidents", "sites"),
-            res=8,
-            max_points=1000,
-            tz=settings.timezone,
-            config=CONFIG,
-        )
+
+    def view_with(max_points: int) -> MapView:
+        with session_scope(engine) as s:
+            return build_map_view(
+                session=s,
+                viewer=viewer,
+                filters=EventFilter(),
+                preset="30d",
+                custom=None,
+                visible=("hexes", "suspicious", "incidents", "sites"),
+                res=8,
+                max_points=max_points,
+                tz=settings.timezone,
+                config=CONFIG,
+            )
+
+    view = view_with(1000)
     assert view.window is not None
     assert pd.Timestamp(view.window.end_at) == pd.Timestamp("2023-03-09 05:00", tz="UTC")
     assert (
@@ -65,7 +69,14 @@ def test_default_view_shows_the_last_30_days_of_data(demo_db: tuple[Engine, Sett
     assert uids[0] == "hexes" and "suspicious" in uids and "incidents" in uids
     assert any(u.startswith("sites-") for u in uids)
     incidents = next(t for t in view.figure["data"] if t["uid"] == "incidents")
-    assert len(incidents["lon"]) == 1000 < view.counts["incidents"]
-    assert view.notes and "newest 1,000" in view.notes[0]
+    # More incidents than the point budget: none drawn, the notes say to zoom in.
+    assert len(incidents["lon"]) == 0 < 1000 < view.counts["incidents"]
+    assert "incidents" in view.hidden_points
+    assert view.notes and "more than 1,000" in view.notes[0] and "zoom in" in view.notes[0]
+    # Within the budget every point of the window is drawn.
+    roomy = view_with(view.counts["incidents"] + view.counts["suspicious"])
+    drawn = {t["uid"]: len(t["lon"]) for t in roomy.figure["data"] if "lon" in t}
+    assert drawn["incidents"] == roomy.counts["incidents"] and not roomy.hidden_points
+    assert drawn["suspicious"] == roomy.counts["suspicious"] and not roomy.notes
     assert view.marking == "TLP:AMBER"
     assert view.figure["layout"]["uirevision"] == "watchfloor-map"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
 from data_loaders.ingest import ingest_table
 from data_loaders.profiles import load_profile
+from layers.encoding import decode_typed_array, words_to_cells
 from security.roles import Role, Viewer
 from security.visibility import may_see
 from settings import Settings
@@ -106,7 +108,7 @@ def test_dashboard_callback_and_healthz_leak_nothing(
     health = client.get("/healthz").get_json()
     assert "counts" not in health  # volumes are for administrators only
     cb = next(
-        c for c in client.get("/_dash-dependencies").get_json() if "map-graph.figure" in c["output"]
+        c for c in client.get("/_dash-dependencies").get_json() if "map-spec.data" in c["output"]
     )
     values = {
         "layer-toggles.value": ["hexes", "suspicious", "incidents", "sites"],
@@ -120,7 +122,7 @@ def test_dashboard_callback_and_healthz_leak_nothing(
     )
     assert resp.status_code == 200
     body = resp.get_json()["response"]
-    figure = body["map-graph"]["figure"]
+    figure = body["map-spec"]["data"]
     points = [
         row
         for t in figure["data"]
@@ -133,7 +135,9 @@ def test_dashboard_callback_and_healthz_leak_nothing(
     hexes = next(t for t in figure["data"] if t["uid"] == "hexes")
     ref = _reference(frame, PARTNER_B)
     if preset == "all":
-        assert int(sum(hexes["z"])) == len(ref) == len(points)
+        assert int(np.nansum(decode_typed_array(hexes["z"]))) == len(ref) == len(points)
+    cells = words_to_cells(body["hex-cells"]["data"]["cells"])
+    assert len(cells) == len(decode_typed_array(hexes["z"]))
     text = json.dumps(body)
     # Agency A's RED reports of 2022 do not leak through the window or "data through" text.
     assert "2022" not in text
