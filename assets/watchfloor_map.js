@@ -63,6 +63,15 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     watchfloor: {
+      /* Keep a relayout event only if it is a pan or zoom (it carries map.zoom). */
+      mapView: function (relayout) {
+        if (!relayout || relayout["map.zoom"] === undefined) {
+          return window.dash_clientside.no_update;
+        }
+        var view = { "map.zoom": relayout["map.zoom"], "map.center": relayout["map.center"] };
+        if (relayout["map._derived"]) { view["map._derived"] = relayout["map._derived"]; }
+        return view;
+      },
       mapFigure: function (spec, hex) {
         if (!spec || !spec.data) { return window.dash_clientside.no_update; }
         var data = spec.data.map(function (trace) {

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select, text
 from analytics.timebuckets import trailing_window
 from bench import _hexload
 from bench._report import Report
+from layers.payload import map_payload
 from layers.view import MapConfig, build_map_view
 from security.roles import Role, Viewer
 from security.visibility import visible_clause
@@ -120,9 +121,10 @@ def _naive_ms(engine: Engine, window: Any, res: int) -> float:
     return _median_ms(run, repeat=2)
 
 
-# (label, resolution, viewport): statewide at res 7 and Greater Boston at res 8 and 9.
+# (label, resolution, viewport): statewide at res 7 and 8, Greater Boston at res 8 and 9.
 VIEWS = (
     ("statewide res 7", 7, (-73.5, 41.2, -69.9, 42.9)),
+    ("statewide res 8", 8, (-73.5, 41.2, -69.9, 42.9)),
     ("Boston res 8", 8, (-71.35, 42.2, -70.85, 42.5)),
     ("Boston res 9", 9, (-71.2, 42.28, -70.95, 42.42)),
 )
@@ -131,14 +133,13 @@ VIEWS = (
 def _callback(engine: Engine, report: Report, tag: str) -> None:
     """Whole map update (query + figure + serialisation) and its payload, hexes layer only.
 
-    "full" is a new resolution or viewport (geometry sent); "update" is a window or colour
-    change (values only, a Dash Patch), what playback and brushing send.
+    "full" is a new resolution or viewport: the figure spec and the cells (the browser builds
+    the polygons); "update" is a window or colour change: the values only (a Dash Patch), what
+    playback, brushing and live refresh send. Serialised as Dash does (plotly's JSON encoder).
     """
-    from callbacks.map import _values_patch  # registers Dash callbacks; only the bench needs it
-
     for label, res, bbox in VIEWS:
 
-        def view(geometry: bool, preset: str = "30d", res: int = res, bbox: Any = bbox) -> Any:
+        def view(preset: str = "30d", res: int = res, bbox: Any = bbox) -> Any:
             with session_scope(engine) as s:
                 return build_map_view(
                     session=s,
@@ -148,20 +149,25 @@ def _callback(engine: Engine, report: Report, tag: str) -> None:
                     custom=None,
                     visible=("hexes",),
                     res=res,
-                    max_points=20_000,
+                    max_points=5_000,
                     tz=TZ,
                     config=CONFIG,
                     viewport=bbox,
-                    with_geometry=geometry,
+                    with_geometry=False,
                 )
 
         def full() -> str:
-            return to_json_plotly(view(True).figure)
+            payload = map_payload(view(), values_only=False, held_digest=None)
+            return to_json_plotly({"map-spec": payload.spec, "hex-cells": payload.cells})
 
-        def update() -> str:
-            return to_json_plotly(_values_patch(view(False, "7d")).to_plotly_json())
+        first = map_payload(view(), values_only=False, held_digest=None)
 
-        cells = view(True).figure["data"][0]["meta"]["cells"]
+        def update(held: str = first.digest) -> str:
+            payload = map_payload(view("7d"), values_only=True, held_digest=held)
+            assert payload.cells is None  # same cells: the browser keeps its polygons
+            return to_json_plotly({"map-spec": payload.spec.to_plotly_json()})
+
+        cells = first.cells["n"] if first.cells else 0
         name = f"hexes {tag} callback {label} ({cells} cells)"
         report.record(f"{name} full figure", _median_ms(full, 3), "ms")
         report.record(f"{name} full payload", len(full()) / 1024, "KiB")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from dash import (
@@ -96,7 +97,7 @@ def override_resolution(_res: int) -> list[str]:
     Input(ids.HEX_RES, "value"),
     Input(ids.HEX_RES_AUTO, "value"),
     Input(ids.HEX_COLOUR, "value"),
-    Input(ids.MAP_GRAPH, "relayoutData"),
+    Input(ids.MAP_VIEW, "data"),
     State(ids.GEOMETRY_STORE, "data"),
     prevent_initial_call=False,
 )
@@ -118,10 +119,13 @@ def update_map_figure(
     viewer = require(Capability.VIEW_MAP, _context.viewer())
     config = _context.map_config()
     geometry = geometry or {}
-    # No early no_update on relayout events without a viewport (autosize on first render): Dash
-    # drops the answer of an earlier, still running call of this callback, so this call must
-    # answer in full (a cheap values Patch once the geometry is in the browser).
+    # ``relayout`` holds the last pan or zoom only (assets/watchfloor_map.js keeps autosize and
+    # other relayout events out), so a zoom is never lost to a later event without a viewport.
     moved = vp.relayout_view(relayout)
+    center = vp.relayout_center(relayout) or tuple(
+        geometry.get("center") or (config.center_lat, config.center_lon)
+    )
+    # The figure describes the user's current view, so no redraw can move the map back.
     zoom, view_bbox = moved or (
         geometry.get("zoom", config.zoom),
         tuple(geometry["view"])
@@ -143,7 +147,7 @@ def update_map_figure(
     bbox = old_box if reuse else vp.padded(view_bbox)
     window = WindowState.from_store(window_data)
     with session_scope(_context.engine()) as session:
-        if ctx.triggered_id != ids.MAP_GRAPH:  # filters changed (not a pan or zoom): audit
+        if ctx.triggered_id != ids.MAP_VIEW:  # filters changed (not a pan or zoom): audit
             record(
                 session=session,
                 viewer=viewer,
@@ -160,7 +164,7 @@ def update_map_figure(
             res=res_now,
             max_points=settings.max_points,
             tz=settings.timezone,
-            config=config,
+            config=replace(config, center_lat=center[0], center_lon=center[1], zoom=zoom),
             colour=colour_now,
             viewport=bbox,
             with_geometry=False,
@@ -173,6 +177,7 @@ def update_map_figure(
         "bbox": list(bbox),
         "visible": list(state.visible),
         "zoom": zoom,
+        "center": list(center),
         "view": list(view_bbox),
         "digest": payload.digest,
     }
@@ -190,6 +195,14 @@ def update_map_figure(
         css,
     )
 
+
+# Pans and zooms reach the server through the map-view store, which only they update.
+clientside_callback(
+    ClientsideFunction(namespace="watchfloor", function_name="mapView"),
+    Output(ids.MAP_VIEW, "data"),
+    Input(ids.MAP_GRAPH, "relayoutData"),
+    prevent_initial_call=True,
+)
 
 # The figure is assembled in the browser: the spec plus the polygons of the hexagon cells.
 clientside_callback(

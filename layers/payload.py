@@ -67,8 +67,11 @@ def map_payload(view: MapView, *, values_only: bool, held_digest: str | None) ->
 
 
 def values_patch(view: MapView) -> Patch:
-    """Return a Patch replacing the hexagon values and the point traces, keeping the rest."""
+    """Return a Patch replacing the hexagon values, the point traces and the map's view."""
     patch = Patch()
+    view_now = view.figure["layout"]["map"]
+    patch["layout"]["map"]["center"] = view_now["center"]
+    patch["layout"]["map"]["zoom"] = view_now["zoom"]
     for i, trace in enumerate(view.figure["data"]):
         if i == view.hex_trace:
             for key in HEX_VALUE_KEYS:

@@ -52,6 +52,20 @@ def relayout_view(relayout: dict[str, Any] | None) -> tuple[float, BBox] | None:
     return zoom, approx_viewport(float(center["lat"]), float(center["lon"]), zoom)
 
 
+def relayout_center(relayout: dict[str, Any] | None) -> tuple[float, float] | None:
+    """Return the map centre ``(lat, lon)`` of a relayout event, or ``None`` if it has none.
+
+    Examples
+    --------
+    >>> relayout_center({"map.zoom": 11, "map.center": {"lat": 42.3, "lon": -71.1}})
+    (42.3, -71.1)
+    """
+    center = (relayout or {}).get("map.center") or {}
+    if "lat" not in center or "lon" not in center:
+        return None
+    return float(center["lat"]), float(center["lon"])
+
+
 def padded(bbox: BBox) -> BBox:
     """Return ``bbox`` grown by a quarter on every side, rounded outward to 0.01 degree."""
     west, south, east, north = bbox

@@ -55,6 +55,7 @@ WINDOW_STORE = "window-store"
 GEOMETRY_STORE = "geometry-store"
 MAP_SPEC = "map-spec"  # the figure without hexagon polygons (server -> browser)
 HEX_CELLS = "hex-cells"  # the hexagon cells whose polygons the browser builds
+MAP_VIEW = "map-view"  # the last pan/zoom of the map (its relayout data, autosize left out)
 TIMELINE_GRAPH = "timeline-graph"
 PLAY_BUTTON = "play-button"
 PLAY_SPEED = "play-speed"

@@ -120,4 +120,5 @@ def stores() -> list[dcc.Store]:
         dcc.Store(id=ids.GEOMETRY_STORE, storage_type="memory"),
         dcc.Store(id=ids.MAP_SPEC, storage_type="memory"),
         dcc.Store(id=ids.HEX_CELLS, storage_type="memory"),
+        dcc.Store(id=ids.MAP_VIEW, storage_type="memory"),
     ]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -189,3 +192,47 @@ def test_map007_clicking_a_hexagon_lists_its_events(
     rows = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#cell-grid .ag-row"))
     assert shown > 0 and 0 < len(rows) <= 20
     assert "Sites in this hexagon" in browser.find_element(By.ID, "cell-sites").text
+
+
+RES_JS = f"""
+const gd = document.querySelector('{GRAPH}');
+const t = gd && gd.data && gd.data.find(t => t.uid === 'hexes');
+if (!t || !t.locations || !t.locations.length) return null;
+return {{res: t.meta.res, cellRes: parseInt(t.locations[0][1], 16), zoom: gd.layout.map.zoom,
+         polygons: t.geojson.features.length, cells: t.locations.length}};
+"""
+
+
+ZOOM_JS = f"return document.querySelector('{GRAPH}').layout.map.zoom;"
+
+
+def _scroll_to(browser: webdriver.Chrome, done: Any) -> None:
+    """Turn the mouse wheel over the map, a notch at a time, until ``done(zoom)`` holds."""
+    canvas = browser.find_element(By.CSS_SELECTOR, "#map-graph .maplibregl-canvas")
+    for _ in range(40):
+        zoom = browser.execute_script(ZOOM_JS)
+        if done(zoom):
+            return
+        delta = -200 if done(zoom + 5) else 200  # in if a higher zoom satisfies, else out
+        ActionChains(browser).scroll_from_origin(
+            ScrollOrigin.from_element(canvas), 0, delta
+        ).perform()
+        time.sleep(0.4)
+    raise AssertionError(f"the map did not reach the zoom (at {zoom})")
+
+
+def test_map008_hexagon_resolution_follows_the_zoom(
+    browser: webdriver.Chrome, live_app: str
+) -> None:
+    _open(browser, live_app)
+    start = _wait(browser, lambda d: d.execute_script(RES_JS))
+    assert start["res"] == start["cellRes"] == 8  # the demo opens at zoom 10: resolution 8
+    _scroll_to(browser, lambda z: z >= 12.2)
+    fine = _wait(browser, lambda d: (r := d.execute_script(RES_JS)) and r["res"] == 10 and r)
+    # The cells the browser drew polygons for are resolution-10 cells, one polygon each, and
+    # the redraw kept the user's zoom (uirevision).
+    assert fine["cellRes"] == 10 and fine["polygons"] == fine["cells"] > 0
+    assert fine["zoom"] >= 12
+    _scroll_to(browser, lambda z: z <= 10.2)
+    back = _wait(browser, lambda d: (r := d.execute_script(RES_JS)) and r["res"] == 8 and r)
+    assert back["cellRes"] == 8 and back["zoom"] <= 10.2

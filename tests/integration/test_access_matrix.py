@@ -76,7 +76,7 @@ def _get(client: FlaskClient, url: str) -> Any:
 
 # Clientside callbacks run in the browser on data the server callbacks above already checked;
 # they never reach /_dash-update-component. Listed so a new one is a deliberate choice.
-CLIENTSIDE = {"map-graph.figure"}
+CLIENTSIDE = {"map-graph.figure", "map-view.data"}
 
 
 def _callbacks(client: FlaskClient) -> list[dict[str, Any]]:
