@@ -7,6 +7,7 @@ and serves the dashboard on http://127.0.0.1:8050.
 from __future__ import annotations
 
 import logging
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +21,7 @@ from jobs.detection import enable_detection_after_ingest
 from security import web
 from security.capabilities import Capability, can
 from settings import PROJECT_ROOT, Settings, get_settings
+from store.columnar import warm_cache
 from store.engine import backend_name, get_engine, session_scope
 from store.migrate import schema_version
 from store.queries import table_counts
@@ -132,7 +134,9 @@ def main() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    prepare_database(get_engine(settings.database_url, settings.spatialite_path), settings)
+    engine = get_engine(settings.database_url, settings.spatialite_path)
+    prepare_database(engine, settings)
+    threading.Thread(target=warm_cache, args=(engine,), name="warm-cache", daemon=True).start()
     dash_app = _default_app()
     logger.info("Watchfloor on http://%s:%d", settings.host, settings.port)
     dash_app.run(host=settings.host, port=settings.port, debug=False)

@@ -70,6 +70,9 @@ def spatialite(n: int, seed: int = 42) -> tuple[str, float]:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     path = DATA_DIR / f"hexes_{n}_{seed}.sqlite"
     if path.exists():
+        kept = make_engine(f"sqlite:///{path}")
+        upgrade(kept)  # a file built by an older version gets the newer migrations
+        kept.dispose()
         return f"sqlite:///{path}", float("nan")
     tmp = path.with_suffix(".part")
     tmp.unlink(missing_ok=True)

@@ -6,8 +6,16 @@ Aggregating a 30-day window of a million events with SQL ``GROUP BY`` costs 70-1
 same counts from numpy arrays sorted by time cost a few milliseconds. So each process keeps one
 snapshot of the events' aggregate columns (no descriptions, no geometry) per database, and reads
 the one-row ``data_versions`` token (replaced by a trigger on every write) before each use: a new
-token means a reload. The token is read *before* the rows, so a snapshot is never older than its
+token means a refresh. The token is read *before* the rows, so a snapshot is never older than its
 token. Memory: about 50 bytes per event (50 MB per million) per worker process.
+
+A refresh reads only the new rows when nothing was updated or deleted since the snapshot (the
+``events_rewrite`` token, replaced only by updates and deletes, is unchanged): the rows with an
+id above the snapshot's largest, merged in time order. Ids are not handed out in commit order
+on PostgreSQL (a long import can commit after a later one), so the refresh then counts the
+events with an id up to the snapshot's largest: any late row makes that count differ, and the
+snapshot is reloaded in full. Updates, deletes, a purge, a category never seen before: full
+reload, as before.
 """
 
 from __future__ import annotations
@@ -17,11 +25,12 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from analytics.cells import IntArray
@@ -47,6 +56,7 @@ class EventColumns:
     """
 
     token: int
+    rewrite: int  # the events_rewrite token at load: unchanged means only inserts since
     id: IntArray
     cell: IntArray
     t_us: IntArray
@@ -81,6 +91,12 @@ def data_version(*, session: Session) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
+def rewrite_version(*, session: Session) -> int:
+    """Return the token replaced only by updates and deletes of events."""
+    stmt = select(DataVersion.token).where(DataVersion.name == "events_rewrite")
+    return int(session.execute(stmt).scalar_one())
+
+
 def event_columns(*, session: Session) -> EventColumns:
     """Return the cached columns of every event, reloading them if the data changed.
 
@@ -102,7 +118,12 @@ def event_columns(*, session: Session) -> EventColumns:
         if cached is not None and cached.token == token:
             _CACHE.move_to_end(key)
             return cached
-    columns = load_event_columns(session=session, token=token)
+    rewrite = rewrite_version(session=session)
+    columns = None
+    if cached is not None and cached.rewrite == rewrite:
+        columns = append_new_events(cached, session=session, token=token)
+    if columns is None:
+        columns = load_event_columns(session=session, token=token, rewrite=rewrite)
     with _LOCK:
         _CACHE[key] = columns
         _CACHE.move_to_end(key)
@@ -127,9 +148,8 @@ def _codes(values: npt.ArrayLike) -> tuple[npt.NDArray[np.int32], tuple[str, ...
     return remap[codes], tuple(vocab[i] for i in order)
 
 
-def load_event_columns(*, session: Session, token: int) -> EventColumns:
-    """Read the aggregate columns of every event into numpy arrays (one full scan)."""
-    started = time.perf_counter()
+def _read_rows(session: Session, after_id: int | None) -> dict[str, npt.NDArray[Any]]:
+    """Read the aggregate columns of the events (with an id above ``after_id``) as arrays."""
     dialect = session.get_bind().dialect.name
     stmt = select(
         Event.id,
@@ -143,6 +163,8 @@ def load_event_columns(*, session: Session, token: int) -> EventColumns:
         Event.lon,
         Event.lat,
     )
+    if after_id is not None:
+        stmt = stmt.where(Event.id > after_id)
     # Straight through the DB-API (COPY on PostgreSQL): SQLAlchemy's per-row Result processing
     # costs more than the scan itself at a million rows.
     sql = str(
@@ -161,6 +183,13 @@ def load_event_columns(*, session: Session, token: int) -> EventColumns:
     else:
         frame = pd.read_csv(raw, dtype=dtypes, keep_default_na=False, na_filter=False)
         data = {n: frame[n].to_numpy() for n in names}
+    return data
+
+
+def load_event_columns(*, session: Session, token: int, rewrite: int = 0) -> EventColumns:
+    """Read the aggregate columns of every event into numpy arrays (one full scan)."""
+    started = time.perf_counter()
+    data = _read_rows(session, None)
     # Strings become small integer codes first, then every column is put in time order.
     kind_codes, kinds = _codes(data["kind"])
     kind_map = np.array([EVENT_KINDS.index(k) if k in EVENT_KINDS else -1 for k in kinds] + [-1])
@@ -170,6 +199,7 @@ def load_event_columns(*, session: Session, token: int) -> EventColumns:
     order = np.lexsort((data["id"], data["t_us"]))
     columns = EventColumns(
         token=token,
+        rewrite=rewrite,
         id=data["id"].astype(np.int64)[order],
         cell=data["cell"].astype(np.int64)[order],
         t_us=data["t_us"].astype(np.int64)[order],
@@ -190,3 +220,91 @@ def load_event_columns(*, session: Session, token: int) -> EventColumns:
         time.perf_counter() - started,
     )
     return columns
+
+
+def _recode(values: npt.ArrayLike, vocab: tuple[str, ...]) -> npt.NDArray[np.int32] | None:
+    """Codes of ``values`` in the sorted ``vocab``, or ``None`` if one is not in it."""
+    array = np.asarray(values, dtype=object).astype(str)
+    if not len(array):
+        return np.zeros(0, dtype=np.int32)
+    known = np.asarray(vocab, dtype=str)
+    pos = np.searchsorted(known, array)
+    if (
+        len(known) == 0
+        or (pos >= len(known)).any()
+        or (known[np.minimum(pos, len(known) - 1)] != array).any()
+    ):
+        return None
+    return pos.astype(np.int32)
+
+
+def append_new_events(cached: EventColumns, *, session: Session, token: int) -> EventColumns | None:
+    """Return ``cached`` plus the events inserted since, or ``None`` if a full load is needed.
+
+    Only valid while the ``events_rewrite`` token is unchanged (no update or delete since).
+    """
+    started = time.perf_counter()
+    last_id = int(cached.id.max()) if len(cached) else 0
+    data = _read_rows(session, last_id)
+    # Rows committed late with an id below ``last_id`` (PostgreSQL): the count tells.
+    older = session.execute(
+        select(func.count()).select_from(Event).where(Event.id <= last_id)
+    ).scalar_one()
+    if int(older) != len(cached):
+        logger.info("columnar cache: rows committed out of id order, reloading")
+        return None
+    category = _recode(data["category"], cached.categories)
+    agency = _recode(data["agency"], cached.agencies)
+    handling = _recode(data["handling"], cached.handlings)
+    if category is None or agency is None or handling is None:
+        return None  # a new category, agency or caveat: new vocabularies, full load
+    kinds = np.array(
+        [EVENT_KINDS.index(k) if k in EVENT_KINDS else -1 for k in data["kind"]], dtype=np.int8
+    )
+    new = {
+        "id": data["id"].astype(np.int64),
+        "cell": data["cell"].astype(np.int64),
+        "t_us": data["t_us"].astype(np.int64),
+        "kind": kinds,
+        "severity": data["sev"].astype(np.int8),
+        "category": category,
+        "agency": agency,
+        "handling": handling,
+        "lon": data["lon"].astype(np.float64),
+        "lat": data["lat"].astype(np.float64),
+    }
+    order = np.lexsort((new["id"], new["t_us"]))
+    # New ids are larger than every cached id: after the equal times already there.
+    at = np.searchsorted(cached.t_us, new["t_us"][order], side="right")
+    merged = {
+        name: np.insert(getattr(cached, name), at, values[order]) for name, values in new.items()
+    }
+    columns = EventColumns(
+        token=token,
+        rewrite=cached.rewrite,
+        categories=cached.categories,
+        agencies=cached.agencies,
+        handlings=cached.handlings,
+        **merged,
+    )
+    logger.info(
+        "appended %d events to the columnar cache in %.3f s",
+        len(order),
+        time.perf_counter() - started,
+    )
+    return columns
+
+
+def warm_cache(engine: Engine, resolutions: tuple[int, ...] = (7, 8, 9)) -> None:
+    """Load the snapshot and the cell codes of ``resolutions`` before the first request needs them.
+
+    Run it in a background thread when a server process starts (``app.main``, gunicorn's
+    ``post_worker_init``): the first map then costs milliseconds, not the full load.
+    """
+    try:
+        with Session(engine) as session:
+            columns = event_columns(session=session)
+        for res in resolutions:
+            columns.groups(res)
+    except Exception:  # a cold cache is slower, never wrong: log and go on
+        logger.exception("could not warm the columnar cache")

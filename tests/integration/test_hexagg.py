@@ -11,13 +11,20 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, func, insert, select, update
 
 from analytics.cells import points_to_cells
 from analytics.timebuckets import TimeWindow
 from security.roles import Role, Viewer
 from security.visibility import may_see
-from store.columnar import data_version
+from store.columnar import (
+    EventColumns,
+    clear_cache,
+    data_version,
+    event_columns,
+    load_event_columns,
+    rewrite_version,
+)
 from store.engine import session_scope
 from store.models import Event
 from store.queries import EventFilter, cell_bucket_counts, cell_counts, hex_counts
@@ -260,3 +267,59 @@ def test_cached_time_range_caveats_and_cell_detail_match_sql(loaded) -> None:
                 limit=3,
             )
             assert n == total == sum(k for _, k in cats) and len(rows) == min(3, total)
+
+
+def _same_snapshot(a: EventColumns, b: EventColumns) -> None:
+    """Two snapshots hold the same events in the same order with the same codes."""
+    assert (a.categories, a.agencies, a.handlings) == (b.categories, b.agencies, b.handlings)
+    for name in ("id", "cell", "t_us", "kind", "severity", "category", "agency", "handling"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(a.lon, b.lon)
+
+
+def test_cache_refresh_reads_only_new_rows_and_equals_a_full_load(loaded, caplog) -> None:
+    engine, frame = loaded
+    clear_cache()
+    with session_scope(engine) as s:
+        first = event_columns(session=s)
+    assert len(first) == len(frame)
+    caplog.set_level("INFO", logger="store.columnar")
+
+    log: list[str] = []
+
+    def refreshed() -> EventColumns:
+        caplog.clear()
+        with session_scope(engine) as s:
+            got = event_columns(session=s)
+            log[:] = [caplog.text]  # what the refresh did (before the reference load below)
+            fresh = load_event_columns(session=s, token=got.token, rewrite=got.rewrite)
+        _same_snapshot(got, fresh)
+        return got
+
+    # New rows, some older than the newest cached time: appended in time order, no full scan.
+    _load(engine, _random_events(seed=8).head(40), offset=N)
+    after_insert = refreshed()
+    assert len(after_insert) == len(frame) + 40
+    assert "appended 40 events" in log[0] and "loaded" not in log[0]
+    # A row committed late with a lower id (PostgreSQL sequences are not in commit order).
+    with session_scope(engine) as s:
+        gap = int(s.execute(select(func.min(Event.id))).scalar_one()) - 1
+        row = s.get(Event, int(first.id[0]))
+        late = {c.key: getattr(row, c.key) for c in Event.__table__.columns if c.key != "id"}
+        s.execute(insert(Event), [{**late, "id": gap, "external_id": "late"}])
+    refreshed()
+    assert "out of id order" in log[0] and "loaded" in log[0]
+    # An update (or delete) changes the rewrite token: full reload.
+    with session_scope(engine) as s:
+        s.execute(update(Event).where(Event.external_id == "x3").values(category="THREAT"))
+    refreshed()
+    assert "loaded" in log[0] and "appended" not in log[0]
+    # A category never seen before: new vocabularies, full reload.
+    _load(engine, _random_events(seed=9).head(3).assign(category="NEWCAT"), offset=N + 100)
+    assert "NEWCAT" in refreshed().categories and "loaded" in log[0]
+    # An UPDATE that touches no row keeps the cheap path (PostgreSQL statement triggers).
+    with session_scope(engine) as s:
+        before = rewrite_version(session=s)
+        s.execute(update(Event).where(Event.external_id == "nobody").values(severity=1))
+    with session_scope(engine) as s:
+        assert rewrite_version(session=s) == before
