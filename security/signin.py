@@ -8,13 +8,14 @@ from typing import Any
 
 import flask
 import flask_login
+from flask_limiter import Limiter, RequestLimit
 from sqlalchemy import Engine
 
 from security import audit
 from security.capabilities import Capability, require
 from security.session import SignedInUser, current_viewer
 from security.users import authenticate, change_password, get_user, viewer_of
-from security.web import RateLimiter, csrf_ok, csrf_token
+from security.web import csrf_ok, csrf_token
 from settings import Settings
 from store.engine import session_scope
 from store.models import User
@@ -75,7 +76,7 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
-def blueprint(settings: Settings, engine: Engine, limiter: RateLimiter) -> flask.Blueprint:
+def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blueprint:
     """Return the blueprint: sign-in, sign-out, password change and the audit pages."""
     bp = flask.Blueprint(
         "signin",
@@ -89,7 +90,18 @@ def blueprint(settings: Settings, engine: Engine, limiter: RateLimiter) -> flask
     def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
         return flask.render_template(template, csrf_token=csrf_token(), **context), status
 
+    def too_many(_limit: RequestLimit) -> flask.Response:
+        nxt = _safe_next(flask.request.values.get("next"))
+        msg = "Too many attempts; wait a minute."
+        return flask.make_response(page("login.html", 429, next=nxt, message=msg))
+
+    # Sign-in attempts (POSTs) per client address per minute, counted before anything else.
+    per_address = limiter.limit(
+        f"{settings.signin_rate_per_minute}/minute", methods=["POST"], on_breach=too_many
+    )
+
     @bp.route("/login", methods=["GET", "POST"])
+    @per_address
     def login() -> Any:
         nxt = _safe_next(flask.request.values.get("next"))
         if flask.request.method == "GET":
@@ -99,8 +111,6 @@ def blueprint(settings: Settings, engine: Engine, limiter: RateLimiter) -> flask
             return page("login.html", next=nxt, message=note)
         if not csrf_ok():
             return page("login.html", 400, next=nxt, message="The form expired; try again.")
-        if not limiter.hit(flask.request.remote_addr or "?"):
-            return page("login.html", 429, next=nxt, message="Too many attempts; wait a minute.")
         with session_scope(engine) as session:
             result = authenticate(
                 session=session,

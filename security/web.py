@@ -16,11 +16,10 @@ Notes
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -28,6 +27,8 @@ from urllib.parse import urlparse
 import flask
 import flask_login
 from dash import Dash
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 
 from security.session import SignedInUser
 from settings import PLACEHOLDER_SECRET, Settings
@@ -41,25 +42,23 @@ PUBLIC_ENDPOINTS = frozenset({"signin.login", "signin.static", "healthz"})
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/signin-static/")
 
 
-class RateLimiter:
-    """At most ``limit`` hits per key in a sliding minute, in this process."""
+def signin_limiter(server: flask.Flask, settings: Settings) -> Limiter:
+    """Return the Flask-Limiter extension for ``server`` that rate-limits sign-in attempts.
 
-    def __init__(self, limit: int, window_s: float = 60.0) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def hit(self, key: str) -> bool:
-        """Count one hit for ``key``; return whether it is within the limit."""
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits[key]
-            while hits and hits[0] <= now - self.window_s:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            return True
+    With ``WATCHFLOOR_REDIS_URL`` the counts live in Redis, so the limit holds across gunicorn
+    workers and hosts; without it they are in this process's memory. Keys carry a digest of the
+    database URL: two deployments sharing one Redis count separately. When Redis cannot be
+    reached sign-in fails (500) rather than going unlimited.
+    """
+    scope = hashlib.sha256(settings.database_url.encode("utf-8")).hexdigest()[:12]
+    return Limiter(
+        key_func=get_remote_address,
+        app=server,
+        storage_uri=settings.redis_url or "memory://",
+        strategy="moving-window",
+        key_prefix=f"watchfloor-signin-{scope}",
+        default_limits=[],
+    )
 
 
 def csrf_token() -> str:
@@ -160,8 +159,7 @@ def install(dash_app: Dash, settings: Settings) -> None:
     def _load(token: str) -> SignedInUser | None:
         return signin.load_user(engine, token)
 
-    limiter = RateLimiter(settings.signin_rate_per_minute)
-    server.extensions["watchfloor_signin_limiter"] = limiter
+    limiter = signin_limiter(server, settings)
     server.register_blueprint(signin.blueprint(settings, engine, limiter))
     idle_s = settings.session_idle_minutes * 60
     csp: dict[str, str] = {}

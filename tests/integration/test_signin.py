@@ -68,6 +68,33 @@ def test_sign_in_is_rate_limited_per_address(engine: Engine, settings: Settings)
     client = _client(settings, signin_rate_per_minute=3)
     codes = [sign_in(client, "officer", "wrong password!") for _ in range(4)]
     assert codes == [401, 401, 401, 429]
+    # Refused before the password is checked: only three attempts reached the audit log.
+    assert len(_audit(engine, "signin")) == 3
+    other = _client(settings, signin_rate_per_minute=3)  # another worker, its own memory
+    assert sign_in(other, "officer", "wrong password!") == 401
+
+
+def test_rate_limit_in_redis_holds_across_workers(
+    engine: Engine, settings: Settings, redis_url: str
+) -> None:
+    """Two app instances (two gunicorn workers) share one count through the real Redis."""
+    import redis
+
+    make_users(engine, settings, ("officer",))
+    first = _client(settings, signin_rate_per_minute=4, redis_url=redis_url)
+    second = _client(settings, signin_rate_per_minute=4, redis_url=redis_url)
+    codes = [sign_in(c, "officer", "wrong password!") for c in (first, second, first, second)]
+    assert codes == [401] * 4
+    assert sign_in(second, "officer") == 429  # the fifth attempt, even with the right password
+    assert sign_in(first, "officer") == 429
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = [k.decode() for k in client.keys("*watchfloor-signin-*")]
+    finally:
+        client.close()
+    assert keys and all("127.0.0.1" in k for k in keys)  # counted in Redis, per address
+    # A sign-in page view (GET) is not an attempt.
+    assert first.get("/login").status_code == 200
 
 
 def test_forms_need_the_csrf_token_and_this_origin(engine: Engine, settings: Settings) -> None:

@@ -13,7 +13,6 @@ from security.audit import to_csv
 from security.capabilities import MATRIX, Capability, can
 from security.passwords import hash_password, policy_problem, verify_password
 from security.roles import Role, Viewer
-from security.web import RateLimiter
 from settings import PROJECT_ROOT, Settings
 from store.models import AuditEntry
 
@@ -55,12 +54,6 @@ def test_passwords_hash_verify_and_policy() -> None:
     assert policy_problem("short", "bob")
     assert policy_problem("bob-is-my-password", "bob")
     assert policy_problem("twelve chars", "bob") is None
-
-
-def test_rate_limiter_counts_per_key() -> None:
-    limiter = RateLimiter(3, window_s=3600)
-    assert [limiter.hit("1.2.3.4") for _ in range(4)] == [True, True, True, False]
-    assert limiter.hit("5.6.7.8")
 
 
 def test_audit_csv_neutralises_formulas() -> None:
