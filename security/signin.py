@@ -111,21 +111,19 @@ def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blu
             return page("login.html", next=nxt, message=note)
         if not csrf_ok():
             return page("login.html", 400, next=nxt, message="The form expired; try again.")
-        with session_scope(engine) as session:
-            result = authenticate(
-                session=session,
-                username=flask.request.form.get("username", "").strip(),
-                password=flask.request.form.get("password", ""),
-                max_attempts=settings.lockout_attempts,
-                lockout=lockout,
-            )
-            if result.user is not None:
-                _start_session(result.user)
-                must_change = result.user.must_change_password
+        result = authenticate(
+            engine=engine,
+            username=flask.request.form.get("username", "").strip(),
+            password=flask.request.form.get("password", ""),
+            max_attempts=settings.lockout_attempts,
+            lockout=lockout,
+        )
         if result.user is None:
             # One message for every failure: it must not tell which names exist.
             msg = "Sign-in failed. After repeated failures an account is locked for a while."
             return page("login.html", 401, next=nxt, message=msg)
+        _start_session(result.user)
+        must_change = result.user.must_change_password
         return flask.redirect(flask.url_for("signin.password") if must_change else nxt)
 
     @bp.route("/logout", methods=["POST"])

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Engine, and_, case, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from security.audit import record
 from security.passwords import hash_password, one_time_password, policy_problem, verify_password
 from security.roles import Role, Viewer
 from store.base import utcnow
+from store.engine import session_scope
 from store.models import User
 
 # Clearly labelled demo accounts, created only with the demo data (README lists them).
@@ -163,7 +164,7 @@ def list_users(*, session: Session) -> list[User]:
 
 def authenticate(
     *,
-    session: Session,
+    engine: Engine,
     username: str,
     password: str,
     max_attempts: int,
@@ -173,39 +174,69 @@ def authenticate(
     """Check a sign-in, count failures, lock after ``max_attempts``; every attempt is audited.
 
     A locked account is refused even with the right password, so guessing stops counting.
+    The password is checked outside any transaction; the attempt is then counted by one
+    ``UPDATE ... RETURNING`` that only touches an unlocked account, so concurrent attempts
+    (threads, gunicorn workers) can neither lose a count nor go past the limit.
     """
     now = now or utcnow()
-    user = get_user(session=session, username=username)
+    with session_scope(engine) as session:
+        user = get_user(session=session, username=username)
     ok = verify_password(user.password_hash if user else None, password)
-    reason = ""
-    if user is None:
-        reason = "unknown user"
-    elif user.disabled:
-        reason = "disabled"
-    elif user.locked_until is not None and user.locked_until > now:
-        reason = "locked"
-    elif not ok:
-        reason = "wrong password"
-        user.failed_attempts += 1
-        if user.failed_attempts >= max_attempts:
-            user.locked_until = now + lockout
-            user.failed_attempts = 0
-            reason = "wrong password; locked"
-    else:
-        user.failed_attempts = 0
-        user.locked_until = None
-        user.last_sign_in_at = now
-    # An unknown name is logged as typed, with no agency and the least-privileged role.
-    actor = viewer_of(user) if user else Viewer(username[:64], Role.PARTNER, agency="")
-    record(
-        session=session,
-        viewer=actor,
-        action="signin",
-        object=username[:256],
-        outcome="denied" if reason else "ok",
-        details={"reason": reason} if reason else None,
-    )
+    with session_scope(engine) as session:
+        if user is None:
+            reason = "unknown user"
+        elif user.disabled:
+            reason = "disabled"
+        else:
+            # First statement of the transaction: SQLite takes its write lock here and waits
+            # (busy_timeout) for other writers instead of failing on a stale read snapshot.
+            reason = _count_attempt(session, user.id, ok, max_attempts, now, now + lockout)
+        # An unknown name is logged as typed, with no agency and the least-privileged role.
+        actor = viewer_of(user) if user else Viewer(username[:64], Role.PARTNER, agency="")
+        record(
+            session=session,
+            viewer=actor,
+            action="signin",
+            object=username[:256],
+            outcome="denied" if reason else "ok",
+            details={"reason": reason} if reason else None,
+        )
+    if user is not None and not reason:
+        user.failed_attempts, user.locked_until, user.last_sign_in_at = 0, None, now
     return SignIn(user=None if reason else user, reason=reason)
+
+
+def _count_attempt(
+    session: Session, user_id: int, ok: bool, max_attempts: int, now: datetime, until: datetime
+) -> str:
+    """Record one attempt atomically; return why it failed ("" when it succeeded)."""
+    unlocked = and_(User.id == user_id, or_(User.locked_until.is_(None), User.locked_until <= now))
+    if ok:
+        done = session.execute(
+            update(User)
+            .where(unlocked)
+            .values(failed_attempts=0, locked_until=None, last_sign_in_at=now)
+            .returning(User.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        return "" if done else "locked"
+    tries = User.failed_attempts + 1
+    locks = tries >= max_attempts
+    left = session.execute(
+        update(User)
+        .where(unlocked)
+        .values(
+            failed_attempts=case((locks, 0), else_=tries),
+            locked_until=case(
+                (locks, literal(until, User.locked_until.type)), else_=User.locked_until
+            ),
+        )
+        .returning(User.failed_attempts)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if left is None:
+        return "locked"
+    return "wrong password; locked" if left[0] == 0 else "wrong password"
 
 
 def ensure_demo_users(*, session: Session, host_agency: str) -> list[str]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select, update
 
 from security.roles import Viewer
-from security.users import add_user, set_disabled
+from security.users import add_user, authenticate, set_disabled
 from settings import Settings
 from store.base import utcnow
 from store.engine import session_scope
@@ -52,6 +54,42 @@ def test_lockout_after_repeated_failures(engine: Engine, settings: Settings) -> 
     assert client.get("/_dash-layout").status_code == 200
     outcomes = [o for _, o, _ in _audit(engine, "signin")]
     assert outcomes == ["denied"] * (settings.lockout_attempts + 1) + ["ok"]
+
+
+def test_lockout_is_atomic_under_concurrent_attempts(engine: Engine, settings: Settings) -> None:
+    """Wrong passwords sent at once: exactly the limit is counted, the rest meet a locked door."""
+    make_users(engine, settings, ("officer",))
+    limit, attempts = settings.lockout_attempts, settings.lockout_attempts + 4
+    start = threading.Barrier(attempts)
+
+    def attempt(password: str) -> str:
+        start.wait()
+        return authenticate(
+            engine=engine,
+            username="officer",
+            password=password,
+            max_attempts=limit,
+            lockout=timedelta(minutes=settings.lockout_minutes),
+        ).reason
+
+    with ThreadPoolExecutor(attempts) as pool:
+        reasons = list(pool.map(attempt, ["wrong password!"] * attempts))
+    counted = [r for r in reasons if r.startswith("wrong password")]
+    assert len(counted) == limit, reasons
+    assert reasons.count("wrong password; locked") == 1
+    assert reasons.count("locked") == attempts - limit
+    with session_scope(engine) as s:
+        failed, locked_until = s.execute(select(User.failed_attempts, User.locked_until)).one()
+    assert failed == 0 and locked_until > utcnow()
+    assert len(_audit(engine, "signin")) == attempts  # every attempt audited
+    after = authenticate(
+        engine=engine,
+        username="officer",
+        password=PASSWORD,
+        max_attempts=limit,
+        lockout=timedelta(minutes=settings.lockout_minutes),
+    )
+    assert after.user is None and after.reason == "locked"
 
 
 def test_unknown_user_fails_like_a_wrong_password(engine: Engine, settings: Settings) -> None:
