@@ -13,7 +13,7 @@ from data_loaders.upload import ingest_upload, quarantine_csv
 from security.audit import record
 from security.capabilities import Capability, require
 from store.engine import session_scope
-from store.queries.quarantine import quarantined_rows
+from store.queries.quarantine import quarantined_rows, set_importer
 from ui import ids, upload_summary
 
 
@@ -58,6 +58,8 @@ def import_file(
     except IngestError as exc:
         _audit(viewer, "import", filename, "error", {"error": str(exc)})
         return upload_summary.error(str(exc)), None, True
+    with session_scope(_context.engine()) as session:
+        set_importer(session=session, batch_id=summary.batch_id, agency=viewer.agency)
     _audit(viewer, "import", filename, "ok", summary.to_dict())
     return upload_summary.summary(summary), summary.batch_id, summary.quarantined == 0
 
@@ -88,12 +90,15 @@ def download_quarantine(n_clicks: int, batch_id: int | None) -> Any:
     if not n_clicks or batch_id is None:
         return no_update
     with session_scope(_context.engine()) as session:
-        rows = quarantined_rows(session=session, viewer=viewer, batch_id=batch_id)
+        rows = quarantined_rows(session=session, viewer=viewer, batch_id=int(batch_id))
         record(
             session=session,
             viewer=viewer,
             action="import.quarantine_download",
             object=str(batch_id),
-            details={"rows": len(rows)},
+            outcome="ok" if rows is not None else "denied",
+            details={"rows": len(rows)} if rows is not None else None,
         )
+    if rows is None:
+        return no_update
     return dcc.send_string(quarantine_csv(rows), f"quarantined-batch-{batch_id}.csv")

@@ -30,6 +30,8 @@ class IngestBatch(Base):
     updated: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
     quarantined: Mapped[int] = mapped_column(default=0)
+    # The agency of the user who uploaded it in the dashboard (None: command line or API).
+    imported_by_agency: Mapped[str | None] = mapped_column(String(64))
 
 
 class QuarantinedRow(Base):

@@ -1,34 +1,55 @@
-"""Quarantined rows of one batch, for the people allowed to see that batch's raw rows."""
+"""Quarantined rows of one batch, for the agencies allowed to see that batch's raw rows.
+
+Notes
+-----
+A quarantined row is a file's original content, not checked or marked: it may hold another
+agency's restricted report (a row is often quarantined *because* its caveat is unusable). So no
+caveat can open it: only the batch's source agency and the agency whose user uploaded the file
+(its staff and administrators) may download it, and the command line.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from security.roles import Role, Viewer
 from store.models import IngestBatch, QuarantinedRow
 
-
-def may_see_batch(viewer: Viewer, source_agency: str) -> bool:
-    """Raw rows of a batch: fusion-center staff, the system, and the source agency itself."""
-    return viewer.role is Role.SYSTEM or viewer.is_center_staff or viewer.agency == source_agency
+QUARANTINE_COLUMNS = ["row_number", "reason", "detail", "raw"]
 
 
-def quarantined_rows(*, session: Session, viewer: Viewer, batch_id: int) -> pd.DataFrame:
-    """Return the quarantined rows of ``batch_id`` (empty when the viewer may not see them).
+def may_see_batch(viewer: Viewer, source_agency: str, imported_by_agency: str | None) -> bool:
+    """Raw rows of a batch: the system, the source agency and the importing agency only."""
+    if viewer.role is Role.SYSTEM:
+        return True
+    return bool(viewer.agency) and viewer.agency in (source_agency, imported_by_agency)
+
+
+def set_importer(*, session: Session, batch_id: int, agency: str) -> None:
+    """Record which agency uploaded batch ``batch_id`` (the dashboard's upload panel)."""
+    session.execute(
+        update(IngestBatch).where(IngestBatch.id == batch_id).values(imported_by_agency=agency)
+    )
+
+
+def quarantined_rows(*, session: Session, viewer: Viewer, batch_id: int) -> pd.DataFrame | None:
+    """Return the quarantined rows of ``batch_id``, or ``None`` when the viewer may not see them.
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``row_number``, ``reason``, ``detail``, ``raw`` (the original row as JSON).
+    pandas.DataFrame or None
+        Columns ``row_number``, ``reason``, ``detail``, ``raw`` (the original row as JSON);
+        ``None`` for an unknown batch or one the viewer may not read (the same answer for both).
     """
-    columns = ["row_number", "reason", "detail", "raw"]
-    source = session.execute(
-        select(IngestBatch.source_agency).where(IngestBatch.id == batch_id)
-    ).scalar_one_or_none()
-    if source is None or not may_see_batch(viewer, source):
-        return pd.DataFrame(columns=columns)
+    batch = session.execute(
+        select(IngestBatch.source_agency, IngestBatch.imported_by_agency).where(
+            IngestBatch.id == batch_id
+        )
+    ).one_or_none()
+    if batch is None or not may_see_batch(viewer, batch[0], batch[1]):
+        return None
     stmt = (
         select(
             QuarantinedRow.row_number,
@@ -39,4 +60,4 @@ def quarantined_rows(*, session: Session, viewer: Viewer, batch_id: int) -> pd.D
         .where(QuarantinedRow.batch_id == batch_id)
         .order_by(QuarantinedRow.row_number)
     )
-    return pd.DataFrame(session.execute(stmt).all(), columns=columns)
+    return pd.DataFrame(session.execute(stmt).all(), columns=QUARANTINE_COLUMNS)
