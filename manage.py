@@ -264,6 +264,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         use_area=not args.no_area,
         show_progress=not args.quiet,
     )
+    from security.audit import record
+    from security.roles import Viewer
+    from store.engine import session_scope
+
+    with session_scope(_engine()) as session:
+        record(
+            session=session,
+            viewer=Viewer.system(),
+            action="import",
+            object=str(args.path),
+            outcome="ok" if summary.rows_read > 0 else "error",
+            details={"origin": "cli", **summary.to_dict()},
+        )
     _emit(args, summary.to_dict(), text)
     return 0 if summary.rows_read > 0 else 1
 
@@ -271,11 +284,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_apikeys_create(args: argparse.Namespace) -> int:
     """Create an API key for an agency and print it once."""
     from security.apikeys import create_key
+    from security.audit import record
+    from security.roles import Viewer
     from store.engine import session_scope
 
     with session_scope(_engine()) as session:
-        key, record = create_key(session=session, agency=args.agency, label=args.label)
-        prefix = record.prefix
+        key, stored = create_key(session=session, agency=args.agency, label=args.label)
+        prefix = stored.prefix
+        record(
+            session=session,
+            viewer=Viewer.system(),
+            action="key.add",
+            object=prefix,
+            details={"agency": args.agency, "label": args.label},
+        )
     _emit(
         args,
         {"agency": args.agency, "key": key, "prefix": prefix},
@@ -379,10 +401,20 @@ def cmd_detect(args: argparse.Namespace) -> int:
 def cmd_apikeys_revoke(args: argparse.Namespace) -> int:
     """Revoke an API key by its prefix."""
     from security.apikeys import revoke_key
+    from security.audit import record
+    from security.roles import Viewer
     from store.engine import session_scope
 
     with session_scope(_engine()) as session:
         n = revoke_key(session=session, prefix=args.prefix)
+        record(
+            session=session,
+            viewer=Viewer.system(),
+            action="key.revoke",
+            object=args.prefix,
+            outcome="ok" if n else "error",
+            details={"revoked": n},
+        )
     _emit(args, {"revoked": n}, f"revoked {n} key(s)")
     return 0 if n else 1
 

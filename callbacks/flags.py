@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from dash import Input, Output, State, callback, no_update
+from dash import Input, Output, State, callback, ctx, no_update
 
 from callbacks import _context
 from security.audit import record
@@ -30,6 +30,13 @@ def load_flag_rows(_version: int, show_all: list[str]) -> list[dict[str, Any]]:
     every = "all" in (show_all or [])
     viewer = require(Capability.VIEW_MAP, _context.viewer())
     with session_scope(_context.engine()) as session:
+        if ctx.triggered_id == ids.FLAGS_SHOW_ALL:  # a filter the user applied: audited
+            record(
+                session=session,
+                viewer=viewer,
+                action="flags.filter",
+                details={"show": "all" if every else "open"},
+            )
         frame = flag_rows(
             session=session,
             viewer=viewer,

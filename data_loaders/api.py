@@ -27,7 +27,9 @@ from data_loaders.ingest import ingest_table
 from data_loaders.readers import RawTable
 from data_loaders.recognize import auto_profile
 from data_loaders.validate import map_rows
-from security.apikeys import agency_for_key, bearer_token
+from security.apikeys import agency_for_key, bearer_token, key_prefix
+from security.audit import record
+from security.roles import Role, Viewer
 from settings import Settings
 from store.base import utcnow
 from store.engine import get_engine, session_scope
@@ -54,6 +56,8 @@ def register_api(server: flask.Flask, settings: Settings) -> None:
         try:
             return _post_events(settings)
         except _Rejected as exc:
+            if exc.status != 401:  # a known key's refused import is audited
+                _audit(settings, "error", {"status": exc.status, "error": exc.body.get("error")})
             response = flask.make_response(flask.jsonify(exc.body), exc.status)
             if exc.status == 401:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="watchfloor"'
@@ -69,6 +73,7 @@ def _post_events(settings: Settings) -> flask.Response:
         agency = agency_for_key(session=session, key=token)
     if agency is None:
         raise _Rejected(401, {"error": "a valid API key is required: Authorization: Bearer KEY"})
+    flask.g.api_caller = Viewer(f"apikey:{key_prefix(token)}", Role.PARTNER, agency)
     body = _read_body(settings.api_max_body_bytes)
     kind = flask.request.args.get("kind", "suspicious")
     if kind not in _KINDS:
@@ -98,6 +103,7 @@ def _post_events(settings: Settings) -> flask.Response:
     external = mapped.good["external_id"].astype(str).tolist()
     with session_scope(engine) as session:
         ids = event_ids(session=session, source_agency=agency, external_ids=external)
+    _audit(settings, "ok", summary.to_dict())
     body_out = {
         "batch_id": summary.batch_id,
         "source": agency,
@@ -108,6 +114,23 @@ def _post_events(settings: Settings) -> flask.Response:
         "ids": [{"external_id": e, "id": ids.get(e)} for e in external],
     }
     return flask.make_response(flask.jsonify(body_out), 201)
+
+
+def _audit(settings: Settings, outcome: Any, details: dict[str, Any]) -> None:
+    """Record an import through the API as the calling key (its prefix and agency)."""
+    caller = flask.g.get("api_caller")
+    if caller is None:
+        return
+    engine = get_engine(settings.database_url, settings.spatialite_path)
+    with session_scope(engine) as session:
+        record(
+            session=session,
+            viewer=caller,
+            action="import",
+            object="api",
+            outcome=outcome,
+            details={"origin": "api", **details},
+        )
 
 
 def _read_body(limit: int) -> Any:

@@ -45,6 +45,11 @@ def create_key(*, session: Session, agency: str, label: str = "") -> tuple[str, 
     return key, record
 
 
+def key_prefix(key: str | None) -> str | None:
+    """Return the public prefix of a presented key (for the audit log), else ``None``."""
+    return _prefix_of(key.strip()) if key else None
+
+
 def agency_for_key(*, session: Session, key: str | None) -> str | None:
     """Return the agency of a valid, unrevoked ``key``, else ``None``; records its last use."""
     if not key:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from analytics.cells import cells_to_parent
+from analytics.flags import FlagCandidate
 from data_loaders.ingest import ingest_table
 from data_loaders.profiles import load_profile
 from security.roles import Role, Viewer
 from security.users import add_user
 from settings import Settings
 from store.engine import session_scope
+from store.models import Event
 from tests.factories import raw_events
 
 PASSWORD = "correct horse battery staple"
@@ -113,3 +118,64 @@ def callback_payload(cb: dict[str, Any], values: dict[str, Any] | None = None) -
         "changedPropIds": [],
         "state": items(cb["state"]),
     }
+
+
+EVENT_COLUMNS = ("id", "external_id", "source_agency", "handling", "occurred_at", "kind")
+EVENT_COLUMNS += ("cell", "lon", "lat")
+
+
+def event_frame(engine: Engine) -> pd.DataFrame:
+    """Return every stored event's id, external id, agency, caveat, time, kind, cell and place."""
+    with session_scope(engine) as s:
+        rows = s.execute(select(*(getattr(Event, c) for c in EVENT_COLUMNS))).all()
+    frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    return frame
+
+
+def flag_candidate(events: pd.DataFrame, caveat: str, text: str) -> FlagCandidate:
+    """Return a flag candidate built from ``events`` (rows of :func:`event_frame`)."""
+    cells = tuple(int(c) for c in np.unique(cells_to_parent(events["cell"].to_numpy(), 8)))
+    first, last = events["occurred_at"].min(), events["occurred_at"].max()
+    return FlagCandidate(
+        fingerprint=f"leak-{caveat}",
+        res=8,
+        cells=cells,
+        event_ids=tuple(int(i) for i in events["id"]),
+        site_ids=(),
+        nearest_site_id=None,  # type: ignore[arg-type]  # no sites in this store
+        nearest_distance_m=0.0,
+        priority=9.0 if caveat == "TLP:RED" else 5.0,
+        p_value=0.001,
+        q_value=0.01,
+        observed=len(events),
+        expected=1.0,
+        handling=caveat,
+        source_agency=AGENCY_A,
+        lon=float(events["lon"].mean()),
+        lat=float(events["lat"].mean()),
+        window_start=first,
+        window_end=last,
+        first_event_at=first,
+        last_event_at=last,
+        explanation={
+            "summary": f"{text}: {len(events)} reports ({caveat})",
+            "by_category": {},
+            "sites": [],
+            "p_value": 0.001,
+            "q_value": 0.01,
+            "priority": 5.0,
+            "cells": [],
+            "event_ids": [int(i) for i in events["id"]],
+            "events_between": [first.isoformat(), last.isoformat()],
+            "method": "planted by the test",
+            "parameters": {
+                "res": 8,
+                "k": 1,
+                "window_s": 7 * 86400,
+                "baseline_s": 56 * 86400,
+                "alpha": 0.05,
+                "min_events": 3,
+            },
+        },
+    )

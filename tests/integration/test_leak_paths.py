@@ -23,7 +23,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
 from analytics.cells import cells_to_parent, cells_to_str
-from analytics.flags import FlagCandidate
 from analytics.timebuckets import TimeWindow
 from data_loaders.ingest import ingest_table
 from data_loaders.profiles import load_profile
@@ -46,6 +45,8 @@ from tests.security_kit import (
     AGENCY_A,
     AGENCY_B,
     callback_payload,
+    event_frame,
+    flag_candidate,
     make_users,
     sign_in,
     two_agency_events,
@@ -56,69 +57,21 @@ RESTRICTED = {"TLP:AMBER", "TLP:AMBER+STRICT", "LES", "TLP:RED"}
 SECRET_IDS = ("T100-", "T101-")  # agency A's RED and AMBER external ids
 SECRET_FLAG_TEXT = "SECRET-FLAG-OF-A"
 ORIGIN = {"Origin": "http://localhost"}
-EVENT_COLUMNS = ("id", "external_id", "source_agency", "handling", "occurred_at", "kind")
-EVENT_COLUMNS += ("cell", "lon", "lat")
 ALL_WINDOW = {"preset": "all", "start": None, "end": None}
 
 
 def _seed(engine: Engine, settings: Settings) -> pd.DataFrame:
     """Both agencies' events and three flags of agency A (RED, AMBER, GREEN); return the events."""
     two_agency_events(engine, settings)
-    with session_scope(engine) as s:
-        rows = s.execute(
-            select(
-                Event.id,
-                Event.external_id,
-                Event.source_agency,
-                Event.handling,
-                Event.occurred_at,
-                Event.kind,
-                Event.cell,
-                Event.lon,
-                Event.lat,
-            )
-        ).all()
-    frame = pd.DataFrame(
-        rows,
-        columns=[*EVENT_COLUMNS],
-    )
-    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    frame = event_frame(engine)
     candidates = []
     for caveat in ("TLP:RED", "TLP:AMBER", "TLP:GREEN"):
         part = frame[(frame["source_agency"] == AGENCY_A) & (frame["handling"] == caveat)]
         text = SECRET_FLAG_TEXT if caveat != "TLP:GREEN" else "open flag of A"
-        candidates.append(_candidate(part, caveat, text))
+        candidates.append(flag_candidate(part, caveat, text))
     with session_scope(engine) as s:
         upsert_flags(s, candidates, gap_s=3600.0)
     return frame
-
-
-def _candidate(events: pd.DataFrame, caveat: str, text: str) -> FlagCandidate:
-    cells = tuple(int(c) for c in np.unique(cells_to_parent(events["cell"].to_numpy(), 8)))
-    first, last = events["occurred_at"].min(), events["occurred_at"].max()
-    return FlagCandidate(
-        fingerprint=f"leak-{caveat}",
-        res=8,
-        cells=cells,
-        event_ids=tuple(int(i) for i in events["id"]),
-        site_ids=(),
-        nearest_site_id=None,  # type: ignore[arg-type]  # no sites in this store
-        nearest_distance_m=0.0,
-        priority=9.0 if caveat == "TLP:RED" else 5.0,
-        p_value=0.001,
-        q_value=0.01,
-        observed=len(events),
-        expected=1.0,
-        handling=caveat,
-        source_agency=AGENCY_A,
-        lon=float(events["lon"].mean()),
-        lat=float(events["lat"].mean()),
-        window_start=first,
-        window_end=last,
-        first_event_at=first,
-        last_event_at=last,
-        explanation={"summary": f"{text}: {len(events)} reports ({caveat})"},
-    )
 
 
 def _visible(frame: pd.DataFrame, viewer: Viewer) -> pd.DataFrame:
