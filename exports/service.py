@@ -65,7 +65,8 @@ def layer_frame(
         kind_filter = replace(filters, kinds=(_KIND[layer],))
         return _points(event_rows(session=session, viewer=viewer, filters=kind_filter))
     if layer == "sites":
-        return _points(site_rows(session=session, viewer=viewer, bbox=filters.bbox))
+        sites = site_rows(session=session, viewer=viewer, bbox=filters.bbox, area=filters.area)
+        return _points(sites)
     if layer == "hexes":
         counts = hex_counts(session=session, viewer=viewer, filters=filters, res=res)
         cells = counts.pop("cell").to_numpy(dtype=np.int64)

@@ -8,6 +8,8 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from analytics.cells import IntArray, check_res
@@ -82,7 +84,29 @@ def select_rows(
         west, south, east, north = filters.bbox
         lon, lat = cols.lon[lo:hi], cols.lat[lo:hi]
         mask &= (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    if filters.area is not None:
+        mask &= area_mask(filters.area, cols.lon[lo:hi], cols.lat[lo:hi], mask)
     return lo, hi, mask
+
+
+def area_mask(
+    area: BaseGeometry,
+    lon: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
+    candidates: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_]:
+    """Return which points lie strictly inside ``area`` (EPSG:4326), as ``ST_Contains`` decides.
+
+    Only the ``candidates`` inside the area's bounding box are tested (``shapely.contains_xy``,
+    vectorised on a prepared polygon); the others are ``False``.
+    """
+    west, south, east, north = area.bounds
+    test = candidates & (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    out = np.zeros(len(lon), dtype=bool)
+    if test.any():
+        shapely.prepare(area)
+        out[test] = shapely.contains_xy(area, lon[test], lat[test])
+    return out
 
 
 def cell_counts(
