@@ -265,3 +265,34 @@ def area_label(state: ScreenState, *, session: Session, viewer: Viewer) -> str:
         "box": "drawn box",
         "viewport": "map view",
     }.get(kind, kind)
+
+
+def area_from_option(text: str, *, session: Session, viewer: Viewer) -> tuple[BaseGeometry, str]:
+    """Return the polygon and name of a command-line area: ``region:NAME``, ``hazard:NAME``,
+    ``wkt:POLYGON((...))`` (longitude/latitude degrees).
+
+    Raises
+    ------
+    SelectionError
+        Unknown prefix, no such visible area (or several), or WKT that is not a polygon.
+    """
+    prefix, _, value = text.partition(":")
+    value = value.strip()
+    if prefix in ("region", "hazard"):
+        areas = list_areas(session=session, viewer=viewer, kind=prefix)
+        match = areas[areas["name"].str.lower() == value.lower()]
+        if len(match) != 1:
+            raise SelectionError(f"no single {prefix} called {value!r} (see: manage.py areas list)")
+        area_id = int(match["id"].iloc[0])
+        shape = resolve_selection({"type": prefix, "id": area_id}, session=session, viewer=viewer)
+        assert shape is not None
+        return shape, str(match["name"].iloc[0])
+    if prefix == "wkt":
+        try:
+            shape = shapely.from_wkt(value)
+        except shapely.errors.GEOSException as exc:
+            raise SelectionError(f"unreadable WKT: {exc}") from exc
+        if shape is None or not shape.geom_type.endswith("Polygon"):
+            raise SelectionError("the WKT area must be a POLYGON or MULTIPOLYGON")
+        return _valid(shape), "polygon"
+    raise SelectionError(f"--area must be region:NAME, hazard:NAME or wkt:..., not {text!r}")

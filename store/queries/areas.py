@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pandas as pd
+import shapely
 from geoalchemy2.shape import to_shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
@@ -80,3 +81,37 @@ def sites_in_area(*, session: Session, viewer: Viewer, area_id: int) -> pd.DataF
     if shape is None:
         return pd.DataFrame(columns=list(SITE_COLUMNS))
     return site_points(session=session, viewer=viewer, area=shape)
+
+
+FEATURE_COLUMNS = (*AREA_COLUMNS, "external_id", "handling")
+
+
+def area_features(
+    *, session: Session, viewer: Viewer, kind: str, within: BaseGeometry | None = None
+) -> pd.DataFrame:
+    """Return the visible areas of one ``kind`` with their geometry (shapely, EPSG:4326).
+
+    Parameters
+    ----------
+    within
+        When given, only the areas that intersect it (the screen's area filter).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``FEATURE_COLUMNS`` plus ``geometry``, by name.
+    """
+    cols = [getattr(Area, c) for c in FEATURE_COLUMNS]
+    stmt = (
+        select(*cols, Area.geometry)
+        .where(visible_clause(viewer, Area), Area.kind == kind)
+        .order_by(Area.name, Area.id)
+    )
+    rows = session.execute(stmt).all()
+    frame = pd.DataFrame([r[:-1] for r in rows], columns=list(FEATURE_COLUMNS))
+    frame["geometry"] = [to_shape(r[-1]) for r in rows]
+    for col in ("valid_from", "valid_to"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    if within is not None and len(frame):
+        frame = frame[shapely.intersects(frame["geometry"].to_numpy(), within)]
+    return frame.reset_index(drop=True)
