@@ -19,6 +19,8 @@ PUBLIC = {"/healthz", "/login", "/signin-static/<filename>"}
 ROUTE_CAPABILITY = {
     "/admin/audit": Capability.ADMINISTER,
     "/admin/audit.csv": Capability.ADMINISTER,
+    "/export/download": Capability.EXPORT,
+    "/briefing/download": Capability.EXPORT,
 }
 # Every Dash callback, by its output, and the capability it requires. A new callback fails
 # this test until it is added here (and calls security.capabilities.require).
