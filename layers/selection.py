@@ -296,3 +296,52 @@ def area_from_option(text: str, *, session: Session, viewer: Viewer) -> tuple[Ba
             raise SelectionError("the WKT area must be a POLYGON or MULTIPOLYGON")
         return _valid(shape), "polygon"
     raise SelectionError(f"--area must be region:NAME, hazard:NAME or wkt:..., not {text!r}")
+
+
+def filter_payload(
+    *,
+    categories: list[str] | None,
+    agencies: list[str] | None,
+    caveats: list[str] | None,
+    area_type: str | None,
+    area_choice: int | str | None,
+    selected: dict[str, Any] | None,
+    view: list[float] | None,
+) -> dict[str, Any]:
+    """Return the filter store's content from the filter controls (window not included).
+
+    ``area_type`` ``drawn`` takes the map's lasso or box selection, ``viewport`` the map view
+    at the time of choosing (it then stays put while the user pans), ``region``/``hazard`` the
+    chosen id. An incomplete choice (no county picked yet, nothing drawn) means no area.
+    """
+    area: dict[str, Any] = {"type": "none"}
+    if area_type in ("region", "hazard") and area_choice is not None:
+        area = {"type": area_type, "id": int(area_choice)}
+    elif area_type == "drawn":
+        area = spec_from_selected(selected) or {"type": "none"}
+    elif area_type == "viewport" and view and len(view) == 4:
+        area = {"type": "viewport", "bbox": [float(v) for v in view]}
+    return {
+        "categories": sorted(categories) if categories else None,
+        "agencies": sorted(agencies) if agencies else None,
+        "caveats": sorted(caveats) if caveats else None,
+        "area": area,
+    }
+
+
+def screen_state(
+    window_store: dict[str, Any] | None,
+    filter_store: dict[str, Any] | None,
+    viewport: list[float] | None = None,
+) -> ScreenState:
+    """Combine the window store and the filter store (and the map's view) into the state."""
+    return ScreenState.from_dict(
+        {**(filter_store or {}), **(window_store or {}), "viewport": viewport}
+    )
+
+
+def download_href(path: str, state: ScreenState, **params: str | int) -> str:
+    """Return the URL of a download route for ``state`` (the query string carries it)."""
+    from urllib.parse import urlencode
+
+    return f"{path}?{urlencode({**params, 'state': state.to_json()})}"

@@ -17,20 +17,17 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import pandas as pd
-import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from analytics.cells import cells_to_parent
 from analytics.timebuckets import TimeWindow
-from layers.flags import OPEN_STATUSES
-from reports.regional import filtered_picture, previous_window
+from reports.regional import filtered_picture, open_flags_inside, previous_window
 from reports.static_map import render_map_png
 from security.caveats import most_restrictive
 from security.roles import Viewer
 from store.queries.areas import area_shape, filtered_events, list_areas
 from store.queries.filters import EventFilter
-from store.queries.flags import flag_rows
 from store.queries.sites import site_points
 
 _TEMPLATES = jinja2.Environment(
@@ -139,9 +136,7 @@ def build_filtered_briefing(
         area=shape,
         bounds=_bounds(shape, events),  # type: ignore[arg-type]
     )
-    flags = flag_rows(session=session, viewer=viewer, statuses=OPEN_STATUSES)
-    if len(flags) and shape is not None:
-        flags = flags[shapely.contains_xy(shape, flags["lon"].to_numpy(), flags["lat"].to_numpy())]
+    flags = open_flags_inside(session=session, viewer=viewer, area=shape)
     marking = most_restrictive([*events["handling"].tolist(), *flags["handling"].tolist()])
     title = f"Regional picture: {area_name}"
     before = previous_window(window)

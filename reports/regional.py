@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from analytics.summary import RegionSummary, summarise_region
 from analytics.timebuckets import TimeWindow
+from layers.flags import OPEN_STATUSES
 from security.roles import Viewer
 from store.queries.areas import area_shape, events_in_area, filtered_events
 from store.queries.filters import EventFilter
+from store.queries.flags import flag_rows
 from store.queries.sites import site_points
 
 
@@ -54,3 +59,13 @@ def filtered_picture(
     )
     sites = site_points(session=session, viewer=viewer, area=filters.area)
     return summarise_region(now, before, sites, res=res)
+
+
+def open_flags_inside(
+    *, session: Session, viewer: Viewer, area: BaseGeometry | None
+) -> pd.DataFrame:
+    """Return the open flags the viewer may see whose centre lies inside ``area`` (all without)."""
+    flags = flag_rows(session=session, viewer=viewer, statuses=OPEN_STATUSES)
+    if len(flags) and area is not None:
+        flags = flags[shapely.contains_xy(area, flags["lon"].to_numpy(), flags["lat"].to_numpy())]
+    return flags.reset_index(drop=True)

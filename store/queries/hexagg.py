@@ -322,3 +322,21 @@ def visible_caveats(*, session: Session, viewer: Viewer, filters: EventFilter) -
     lo, hi, mask = select_rows(cols, viewer, filters)
     present = np.unique(cols.handling[lo:hi][mask])
     return sorted(cols.handlings[int(code)] for code in present)
+
+
+def visible_values(*, session: Session, viewer: Viewer) -> dict[str, list[str]]:
+    """Return the categories, source agencies and caveats among the events ``viewer`` may see.
+
+    The filter menus offer only these, so a menu never names what the viewer cannot open.
+    """
+    cols = event_columns(session=session)
+    mask = visible_mask(cols, viewer, 0, len(cols))
+    out = {}
+    for name, codes, vocab in (
+        ("categories", cols.category, cols.categories),
+        ("agencies", cols.agency, cols.agencies),
+        ("caveats", cols.handling, cols.handlings),
+    ):
+        present = np.unique(codes[mask])
+        out[name] = sorted(vocab[i] for i in present if 0 <= i < len(vocab))
+    return out
