@@ -44,13 +44,7 @@ def filter_controls() -> list[object]:
         _multi(ids.FILTER_AGENCIES, "All agencies"),
         _multi(ids.FILTER_CAVEATS, "All caveats"),
         html.H2("Area"),
-        dcc.Dropdown(
-            id=ids.AREA_TYPE,
-            options=AREA_OPTIONS,
-            value="none",
-            clearable=False,
-            className="wf-area-type",
-        ),
+        dcc.RadioItems(id=ids.AREA_TYPE, options=AREA_OPTIONS, value="none", className="wf-radio"),
         dcc.Dropdown(
             id=ids.AREA_CHOICE, options=[], value=None, placeholder="Choose…", className="wf-multi"
         ),
