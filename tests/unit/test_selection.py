@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
@@ -11,7 +12,10 @@ import shapely
 from layers.selection import (
     ScreenState,
     SelectionError,
+    download_href,
+    filter_payload,
     resolve_selection,
+    screen_state,
     spec_from_selected,
 )
 from store.queries.filters import EventFilter
@@ -116,3 +120,74 @@ def test_area_mask_matches_shapely_contains_and_leaves_the_boundary_out() -> Non
     lat = np.array([0.5, 0.5, 0.5, 0.999, 0.5])
     candidates = np.array([True, True, True, True, False])
     assert area_mask(square, lon, lat, candidates).tolist() == [True, False, False, True, False]
+
+
+def _payload(**kw: object) -> dict:
+    base = {
+        "categories": None,
+        "agencies": None,
+        "caveats": None,
+        "area_type": "none",
+        "area_choice": None,
+        "selected": None,
+        "view": None,
+    }
+    return filter_payload(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_filter_payload_turns_controls_into_the_store() -> None:
+    assert _payload() == {
+        "categories": None,
+        "agencies": None,
+        "caveats": None,
+        "area": {"type": "none"},
+    }
+    got = _payload(categories=["SURVL", "PHOTO"], area_type="region", area_choice=7)
+    assert got["categories"] == ["PHOTO", "SURVL"] and got["area"] == {"type": "region", "id": 7}
+    # An incomplete choice is no area: nothing picked yet, nothing drawn yet.
+    assert _payload(area_type="region")["area"] == {"type": "none"}
+    assert _payload(area_type="drawn")["area"] == {"type": "none"}
+    lasso = {"lassoPoints": {"map": [[0, 0], [1, 0], [1, 1]]}}
+    assert _payload(area_type="drawn", selected=lasso)["area"]["type"] == "lasso"
+    # The view is frozen into the spec when chosen: later pans do not move the area.
+    view = _payload(area_type="viewport", view=[-71.2, 42.2, -70.9, 42.4])
+    assert view["area"] == {"type": "viewport", "bbox": [-71.2, 42.2, -70.9, 42.4]}
+
+
+def test_screen_state_and_download_href_carry_window_filters_and_area() -> None:
+    window = {
+        "preset": "custom",
+        "start": "2023-02-01T00:00:00+00:00",
+        "end": "2023-03-01T00:00:00+00:00",
+    }
+    filters = _payload(caveats=["TLP:GREEN"], area_type="region", area_choice=3)
+    state = screen_state(window, filters)
+    assert state.preset == "custom" and state.caveats == ("TLP:GREEN",)
+    assert state.area == {"type": "region", "id": 3}
+    href = download_href("/export/download", state, layer="all", format="csv")
+    query = parse_qs(urlparse(href).query)
+    assert urlparse(href).path == "/export/download" and query["layer"] == ["all"]
+    assert ScreenState.from_json(query["state"][0]) == state
+
+
+def test_area_layer_draws_outlines_with_names_and_storm_times() -> None:
+    import pandas as pd
+
+    from layers.areas import AreaLayer
+    from layers.base import LayerRequest
+
+    frame = pd.DataFrame(
+        {
+            "name": ["Bob <1991>"],
+            "subtype": ["hurricane"],
+            "valid_from": [pd.Timestamp("1991-08-16", tz="UTC")],
+            "valid_to": [pd.Timestamp("1991-08-29", tz="UTC")],
+            "geometry": [shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)])],
+        }
+    )
+    layer = AreaLayer(key="hazards", label="Hazards", color="#e07b00", kind="hazard")
+    request = LayerRequest(viewer=None, filters=EventFilter(), res=8, max_points=10, tz="UTC")  # type: ignore[arg-type]
+    (trace,) = layer.to_traces(frame, request=request)
+    assert trace["lon"].count(None) == 2 and len(trace["lon"]) == 12
+    assert trace["customdata"][0] == ["Bob &lt;1991&gt;", "hurricane", "1991-08-16 to 1991-08-29"]
+    assert layer.to_traces(frame.iloc[:0], request=request) == []
