@@ -17,6 +17,7 @@ from dash import Dash
 
 from callbacks._context import SETTINGS_KEY
 from data_loaders.api import register_api
+from exports.web import register_downloads
 from jobs.detection import enable_detection_after_ingest
 from security import web
 from security.capabilities import Capability, can
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     app.layout = lambda: shell.layout(settings, viewer=_signed_in_viewer())
     app.server.add_url_rule("/healthz", "healthz", _healthz)
     register_api(app.server, settings)
+    register_downloads(app.server, settings)
     enable_detection_after_ingest(settings)
     _attach_callbacks(app)
     web.install(app, settings)  # sign-in, the gate in front of every route, security headers

@@ -83,9 +83,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         caveats=args.caveats,
     )
     viewer = Viewer(args.user, Role(args.role), args.agency or settings.host_agency)
+    from dataclasses import replace
+
+    from layers.selection import area_from_option
     from security.audit import record
 
     with session_scope(_engine()) as session:
+        area_name = None
+        if args.area:
+            shape, area_name = area_from_option(args.area, session=session, viewer=viewer)
+            filters = replace(filters, area=shape)
         result = export_layers(
             [args.layer],
             args.format,
@@ -94,6 +101,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             viewer=viewer,
             filters=filters,
             res=args.res,
+            area_name=area_name,
         )
         # 28 CFR 23.20(e): every dissemination is recorded (who, what, when).
         record(
@@ -540,6 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--categories", help="comma-separated categories")
     exp.add_argument("--agencies", help="comma-separated source agencies")
     exp.add_argument("--caveats", help="comma-separated handling caveats")
+    exp.add_argument(
+        "--area", help="region:NAME, hazard:NAME or wkt:POLYGON((lon lat, ...)) (inside only)"
+    )
     exp.add_argument("--res", type=int, default=8, help="H3 resolution of the hexes layer")
     exp.add_argument("--user", default="cli", help="who exports (recorded in the metadata)")
     exp.add_argument("--role", default="analyst", help="the exporter's role (what they may see)")

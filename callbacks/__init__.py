@@ -2,6 +2,7 @@
 
 from callbacks import (
     cells,  # noqa: F401  (registers the hexagon detail callbacks)
+    filters,  # noqa: F401  (registers the filter panel callbacks)
     flags,  # noqa: F401  (registers the follow-up queue callbacks)
     map,  # noqa: F401  (registers the map callbacks)
     upload,  # noqa: F401  (registers the upload panel callbacks)

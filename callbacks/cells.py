@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Input, Output, callback, html, no_update
+from dash import Input, Output, State, callback, html, no_update
 
 from callbacks import _context
 from callbacks._state import WindowState
 from layers.celldetail import cell_detail
+from layers.selection import SelectionError, screen_filter, screen_state
 from layers.view import resolve_window
 from security.audit import record
 from security.capabilities import Capability, require
@@ -25,9 +26,10 @@ from ui import ids
     Output(ids.CELL_GRID, "rowData"),
     Input(ids.MAP_GRAPH, "clickData"),
     Input(ids.WINDOW_STORE, "data"),
+    State(ids.FILTER_STORE, "data"),
     prevent_initial_call=True,
 )
-def show_cell(click: Any, window_data: Any) -> tuple[Any, ...]:
+def show_cell(click: Any, window_data: Any, filter_data: Any) -> tuple[Any, ...]:
     """List the visible events of the clicked hexagon in the current window."""
     viewer = require(Capability.VIEW_DETAILS, _context.viewer())
     points = (click or {}).get("points") or []
@@ -36,18 +38,23 @@ def show_cell(click: Any, window_data: Any) -> tuple[Any, ...]:
         return (no_update,) * 5
     settings = _context.app_settings()
     state = WindowState.from_store(window_data)
+    screen = screen_state(window_data, filter_data)
     with session_scope(_context.engine()) as session:
-        window, _ = resolve_window(
-            session=session,
-            viewer=viewer,
-            preset=state.preset,
-            custom=state.custom,
-            tz=settings.timezone,
-        )
+        try:
+            filters = screen_filter(screen, session=session, viewer=viewer, tz=settings.timezone)
+        except SelectionError:  # the area is gone: the window alone, as the map then shows
+            window, _ = resolve_window(
+                session=session,
+                viewer=viewer,
+                preset=state.preset,
+                custom=state.custom,
+                tz=settings.timezone,
+            )
+            filters = EventFilter(window=window)
         detail = cell_detail(
             session=session,
             viewer=viewer,
-            filters=EventFilter(window=window),
+            filters=filters,
             cell_str=cell_str,
             store_res=settings.h3_store_res,
             tz=settings.timezone,

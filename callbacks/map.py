@@ -20,6 +20,7 @@ from callbacks import _context
 from callbacks._state import ViewState, WindowState
 from layers import viewport as vp
 from layers.payload import map_payload
+from layers.selection import ScreenState, SelectionError, screen_filter, screen_state
 from layers.timeline import brushed_window, step_window, timeline_figure, timeline_frame
 from layers.view import build_map_view, resolve_window
 from security.audit import record
@@ -98,6 +99,7 @@ def override_resolution(_res: int) -> list[str]:
     Input(ids.HEX_RES_AUTO, "value"),
     Input(ids.HEX_COLOUR, "value"),
     Input(ids.MAP_VIEW, "data"),
+    Input(ids.FILTER_STORE, "data"),
     State(ids.GEOMETRY_STORE, "data"),
     prevent_initial_call=False,
 )
@@ -108,6 +110,7 @@ def update_map_figure(
     auto: list[str],
     colour: str,
     relayout: Any,
+    filter_data: Any,
     geometry: Any,
 ) -> tuple[Any, ...]:
     """Redraw the map: the full figure when resolution, viewport or layers change, else values.
@@ -138,10 +141,13 @@ def update_map_figure(
         colour if colour in ("total", "suspicious", "incident", "severity", "change") else "total"
     )
     old_box = tuple(geometry["bbox"]) if geometry.get("bbox") else None
+    screen = screen_state(window_data, filter_data)
+    filter_key = screen_state(None, filter_data).to_json()  # the filters, not the window
     reuse = (
         old_box is not None
         and geometry.get("res") == res_now
         and geometry.get("visible") == list(state.visible)
+        and geometry.get("filters") == filter_key
         and vp.contains(old_box, view_bbox)
     )
     bbox = old_box if reuse else vp.padded(view_bbox)
@@ -152,12 +158,18 @@ def update_map_figure(
                 session=session,
                 viewer=viewer,
                 action="map.filter",
-                details={**vars(state), "window": window.to_store(), "colour": colour_now},
+                details={
+                    **vars(state),
+                    "window": window.to_store(),
+                    "colour": colour_now,
+                    "filters": filter_data,
+                },
             )
+        filters, problem = _screen_filters(screen, session=session, viewer=viewer)
         view = build_map_view(
             session=session,
             viewer=viewer,
-            filters=EventFilter(),
+            filters=filters,
             preset=window.preset,
             custom=window.custom,
             visible=state.visible,
@@ -180,13 +192,14 @@ def update_map_figure(
         "center": list(center),
         "view": list(view_bbox),
         "digest": payload.digest,
+        "filters": filter_key,
     }
     return (
         payload.spec,
         payload.cells if payload.cells is not None else no_update,
         store,
         summary.summary_children(view),
-        " ".join(view.notes),
+        " ".join([*view.notes, *problem]),
         summary.window_text(view.window, settings.timezone),
         summary.data_through_text(view, settings.timezone),
         marking,
@@ -213,12 +226,27 @@ clientside_callback(
 )
 
 
+def _screen_filters(
+    screen: ScreenState, *, session: Any, viewer: Any
+) -> tuple[EventFilter, list[str]]:
+    """The screen's filter without its window (the view resolves it); a lost area: none."""
+    tz = _context.app_settings().timezone
+    try:
+        filters = screen_filter(screen, session=session, viewer=viewer, tz=tz)
+    except SelectionError as exc:
+        screen = replace(screen, area={"type": "none"})
+        filters = screen_filter(screen, session=session, viewer=viewer, tz=tz)
+        return replace(filters, window=None), [f"Area ignored: {exc}."]
+    return replace(filters, window=None), []
+
+
 @callback(
     Output(ids.TIMELINE_GRAPH, "figure"),
     Input(ids.WINDOW_STORE, "data"),
+    Input(ids.FILTER_STORE, "data"),
     prevent_initial_call=False,
 )
-def update_timeline(window_data: Any) -> dict[str, Any]:
+def update_timeline(window_data: Any, filter_data: Any) -> dict[str, Any]:
     """Redraw the timeline (events per local day) with the window shaded."""
     require(Capability.VIEW_MAP, _context.viewer())
     tz = _context.app_settings().timezone
@@ -228,7 +256,10 @@ def update_timeline(window_data: Any) -> dict[str, Any]:
         window, _ = resolve_window(
             session=session, viewer=viewer, preset=state.preset, custom=state.custom, tz=tz
         )
-        frame = timeline_frame(session=session, viewer=viewer, filters=EventFilter(), tz=tz)
+        filters, _ = _screen_filters(
+            screen_state(window_data, filter_data), session=session, viewer=viewer
+        )
+        frame = timeline_frame(session=session, viewer=viewer, filters=filters, tz=tz)
     return timeline_figure(frame, window, tz)
 
 

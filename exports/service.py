@@ -20,13 +20,23 @@ from exports.formats import ExportFormat, write_layers
 from security.caveats import most_restrictive
 from security.roles import Viewer
 from store.queries import hex_counts
+from store.queries.areas import area_features
 from store.queries.exports import event_rows, site_rows
 from store.queries.filters import EventFilter
 from store.queries.flags import flag_rows
 
 logger = logging.getLogger(__name__)
 
-EXPORT_LAYERS: tuple[str, ...] = ("suspicious", "incidents", "sites", "hexes", "flags")
+EXPORT_LAYERS: tuple[str, ...] = (
+    "suspicious",
+    "incidents",
+    "sites",
+    "hexes",
+    "flags",
+    "regions",
+    "hazards",
+)
+_AREA_KIND = {"regions": "region", "hazards": "hazard"}
 _KIND = {"suspicious": "suspicious", "incidents": "incident"}
 
 
@@ -55,7 +65,7 @@ def layer_frame(
     Parameters
     ----------
     layer
-        ``suspicious``, ``incidents``, ``sites`` or ``hexes``.
+        One of ``EXPORT_LAYERS``.
     session, viewer, filters
         As for every store query; the visibility filter applies.
     res
@@ -65,7 +75,8 @@ def layer_frame(
         kind_filter = replace(filters, kinds=(_KIND[layer],))
         return _points(event_rows(session=session, viewer=viewer, filters=kind_filter))
     if layer == "sites":
-        return _points(site_rows(session=session, viewer=viewer, bbox=filters.bbox))
+        sites = site_rows(session=session, viewer=viewer, bbox=filters.bbox, area=filters.area)
+        return _points(sites)
     if layer == "hexes":
         counts = hex_counts(session=session, viewer=viewer, filters=filters, res=res)
         cells = counts.pop("cell").to_numpy(dtype=np.int64)
@@ -74,6 +85,12 @@ def layer_frame(
         return gpd.GeoDataFrame(counts, geometry=list(cells_to_polygons(cells)), crs="EPSG:4326")
     if layer == "flags":
         return flags_frame(flag_rows(session=session, viewer=viewer))
+    if layer in _AREA_KIND:
+        # Regions and hazards touching the area filter (all visible ones without an area).
+        areas = area_features(
+            session=session, viewer=viewer, kind=_AREA_KIND[layer], within=filters.area
+        )
+        return gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:4326")
     raise ValueError(f"unknown layer {layer!r}; use one of {EXPORT_LAYERS} or 'all'")
 
 
@@ -148,7 +165,7 @@ def build_filter(
     )
 
 
-def _describe_filters(filters: EventFilter, res: int) -> dict[str, Any]:
+def _describe_filters(filters: EventFilter, res: int, area_name: str | None) -> dict[str, Any]:
     window = filters.window
     return {
         "start_at": window.start_at.isoformat() if window else None,
@@ -157,6 +174,8 @@ def _describe_filters(filters: EventFilter, res: int) -> dict[str, Any]:
         "agencies": list(filters.agencies) if filters.agencies else None,
         "caveats": list(filters.caveats) if filters.caveats else None,
         "bbox": list(filters.bbox) if filters.bbox else None,
+        "area": area_name if filters.area is not None else None,
+        "area_bounds": list(filters.area.bounds) if filters.area is not None else None,
         "h3_res": res,
     }
 
@@ -170,8 +189,11 @@ def export_layers(
     viewer: Viewer,
     filters: EventFilter,
     res: int = 8,
+    area_name: str | None = None,
 ) -> ExportResult:
     """Write ``layers`` with exactly ``filters`` for ``viewer``; the marking is the rows' worst.
+
+    ``area_name`` names the filter's area in the metadata (a county, a storm, "drawn area").
 
     Returns
     -------
@@ -193,7 +215,7 @@ def export_layers(
         "generator": "Watchfloor",
         "layers": names,
         "format": fmt,
-        "filters": _describe_filters(filters, res),
+        "filters": _describe_filters(filters, res, area_name or "polygon"),
         "data_through": max(times).isoformat() if times else None,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "exported_by": {"user": viewer.username, "role": str(viewer.role), "agency": viewer.agency},

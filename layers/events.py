@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -11,7 +11,6 @@ from layers._format import category_label, local_time, text
 from layers.base import LayerRequest, Trace
 from store.queries import event_points
 from store.queries.events import POINT_COLUMNS
-from store.queries.filters import EventFilter
 
 HOVER = (
     "<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]}"
@@ -39,14 +38,7 @@ class EventLayer:
         f = request.filters
         if self.kind not in f.kinds:
             return pd.DataFrame(columns=list(POINT_COLUMNS))
-        only_kind = EventFilter(
-            window=f.window,
-            kinds=(self.kind,),
-            categories=f.categories,
-            agencies=f.agencies,
-            caveats=f.caveats,
-            bbox=f.bbox,
-        )
+        only_kind = replace(f, kinds=(self.kind,))
         return event_points(
             session=session, viewer=request.viewer, filters=only_kind, limit=request.max_points + 1
         )

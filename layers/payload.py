@@ -21,6 +21,8 @@ from layers.encoding import cells_to_words
 from layers.view import MapView
 
 # Hexagon trace keys a values-only update replaces; the geometry stays in the browser.
+# Traces that no window or colour change alters: a values update leaves them in the browser.
+STATIC_TRACES = ("sites", "regions", "hazards")
 HEX_VALUE_KEYS = ("z", "customdata", "zmin", "zmax", "colorscale", "reversescale", "meta")
 
 
@@ -77,6 +79,6 @@ def values_patch(view: MapView) -> Patch:
             for key in HEX_VALUE_KEYS:
                 patch["data"][i][key] = trace[key]
             patch["data"][i]["colorbar"]["title"]["text"] = trace["colorbar"]["title"]["text"]
-        elif not str(trace.get("uid", "")).startswith("sites"):
+        elif not str(trace.get("uid", "")).startswith(STATIC_TRACES):
             patch["data"][i] = trace
     return patch

@@ -38,8 +38,9 @@ class SitesLayer:
     export_columns: tuple[str, ...] = SITE_COLUMNS
 
     def query(self, *, session: Session, request: LayerRequest) -> pd.DataFrame:
-        """Return the visible sites inside the request's bounding box."""
-        return site_points(session=session, viewer=request.viewer, bbox=request.filters.bbox)
+        """Return the visible sites inside the request's bounding box and area."""
+        f = request.filters
+        return site_points(session=session, viewer=request.viewer, bbox=f.bbox, area=f.area)
 
     def to_traces(self, frame: pd.DataFrame, *, request: LayerRequest) -> list[Trace]:
         """Return one ``scattermap`` trace per sector present, legend-grouped as one layer."""

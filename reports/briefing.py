@@ -17,19 +17,18 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import pandas as pd
-import shapely
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from analytics.cells import cells_to_parent
 from analytics.timebuckets import TimeWindow
-from layers.flags import OPEN_STATUSES
-from reports.regional import previous_window, regional_picture
+from reports.regional import filtered_picture, open_flags_inside, previous_window
 from reports.static_map import render_map_png
 from security.caveats import most_restrictive
 from security.roles import Viewer
-from store.queries.areas import area_shape, events_in_area, list_areas, sites_in_area
+from store.queries.areas import area_shape, filtered_events, list_areas
 from store.queries.filters import EventFilter
-from store.queries.flags import flag_rows
+from store.queries.sites import site_points
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
@@ -66,38 +65,78 @@ def build_briefing(
     tz: str,
     res: int = 8,
 ) -> Briefing:
-    """Assemble the briefing of an area and window for ``viewer`` (visibility applies to all)."""
+    """Assemble the briefing of a stored area and window for ``viewer`` (visibility applies)."""
     areas = list_areas(session=session, viewer=viewer)
     match = areas[areas["id"] == area_id]
     shape = area_shape(session=session, viewer=viewer, area_id=area_id)
     if match.empty or shape is None:
         raise BriefingError(f"no area {area_id} visible to {viewer.username}")
-    area_name = str(match["name"].iloc[0])
-    summary = regional_picture(
-        session=session, viewer=viewer, area_id=area_id, window=window, res=res
+    return build_filtered_briefing(
+        session=session,
+        viewer=viewer,
+        filters=EventFilter(window=window, area=shape),
+        area_name=str(match["name"].iloc[0]),
+        tz=tz,
+        res=res,
     )
-    events = events_in_area(
-        session=session, viewer=viewer, area_id=area_id, filters=EventFilter(window=window)
-    )
-    sites = sites_in_area(session=session, viewer=viewer, area_id=area_id)
+
+
+def _bounds(shape: BaseGeometry | None, events: pd.DataFrame) -> tuple[float, ...]:
+    if shape is not None:
+        west, south, east, north = shape.bounds
+    elif len(events):
+        west, east = float(events["lon"].min()), float(events["lon"].max())
+        south, north = float(events["lat"].min()), float(events["lat"].max())
+    else:  # nothing to show: Massachusetts
+        west, south, east, north = -73.5, 41.2, -69.9, 42.9
+    pad_x, pad_y = (east - west) * 0.05 + 0.01, (north - south) * 0.05 + 0.01
+    return (west - pad_x, south - pad_y, east + pad_x, north + pad_y)
+
+
+def _listed(values: tuple[str, ...] | None) -> str | None:
+    return ", ".join(values) if values else None
+
+
+def build_filtered_briefing(
+    *,
+    session: Session,
+    viewer: Viewer,
+    filters: EventFilter,
+    area_name: str,
+    tz: str,
+    res: int = 8,
+) -> Briefing:
+    """Assemble the briefing of exactly what ``filters`` selects (the screen's filter).
+
+    Parameters
+    ----------
+    filters
+        Window (required), area, categories, agencies and caveats; every count, table, map and
+        the marking come from the events this filter selects for ``viewer``.
+    area_name
+        How the area is named in the title (a county, a storm, "drawn area").
+    """
+    window = filters.window
+    if window is None:
+        raise BriefingError("a briefing needs a time window")
+    shape = filters.area
+    summary = filtered_picture(session=session, viewer=viewer, filters=filters, res=res)
+    events = filtered_events(session=session, viewer=viewer, filters=filters)
+    sites = site_points(session=session, viewer=viewer, area=shape)
     hexes = pd.DataFrame(columns=["cell", "total"])
     if len(events):
         cells, totals = np.unique(
             cells_to_parent(events["cell"].to_numpy(dtype=np.int64), res), return_counts=True
         )
         hexes = pd.DataFrame({"cell": cells, "total": totals})
-    west, south, east, north = shape.bounds
-    pad_x, pad_y = (east - west) * 0.05 + 0.01, (north - south) * 0.05 + 0.01
     png = render_map_png(
         hexes=hexes,
         events=events[events["kind"] == "suspicious"],
         sites=sites,
         area=shape,
-        bounds=(west - pad_x, south - pad_y, east + pad_x, north + pad_y),
+        bounds=_bounds(shape, events),  # type: ignore[arg-type]
     )
-    flags = flag_rows(session=session, viewer=viewer, statuses=OPEN_STATUSES)
-    if len(flags):
-        flags = flags[shapely.contains_xy(shape, flags["lon"].to_numpy(), flags["lat"].to_numpy())]
+    flags = open_flags_inside(session=session, viewer=viewer, area=shape)
     marking = most_restrictive([*events["handling"].tolist(), *flags["handling"].tolist()])
     title = f"Regional picture: {area_name}"
     before = previous_window(window)
@@ -114,7 +153,13 @@ def build_briefing(
         res=res,
         totals=summary.totals,
         map_png=base64.b64encode(png).decode("ascii"),
-        filters={"area": area_name, "window": "as above", "categories": None, "agencies": None},
+        filters={
+            "area": area_name,
+            "window": "as above",
+            "categories": _listed(filters.categories),
+            "agencies": _listed(filters.agencies),
+            "caveats": _listed(filters.caveats),
+        },
         categories=summary.categories.to_dict(orient="records"),
         sites=summary.sites.to_dict(orient="records"),
         busiest=summary.busiest.to_dict(orient="records"),

@@ -121,4 +121,6 @@ def stores() -> list[dcc.Store]:
         dcc.Store(id=ids.MAP_SPEC, storage_type="memory"),
         dcc.Store(id=ids.HEX_CELLS, storage_type="memory"),
         dcc.Store(id=ids.MAP_VIEW, storage_type="memory"),
+        # The filters and area of the filter panel (layers.selection.filter_payload), no window.
+        dcc.Store(id=ids.FILTER_STORE, storage_type="memory"),
     ]

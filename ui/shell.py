@@ -8,7 +8,7 @@ from layers.registry import DEFAULT_VISIBLE, LAYERS
 from security.capabilities import Capability, can
 from security.roles import Viewer
 from settings import Settings
-from ui import flags_queue, ids, mappanel, upload
+from ui import filters, flags_queue, ids, mappanel, upload
 
 WINDOW_OPTIONS = [
     {"label": "Last 24 h", "value": "24h"},
@@ -24,6 +24,7 @@ def _controls(settings: Settings, viewer: Viewer | None) -> html.Div:
     # The import panel shows only to users who may import (the server checks it regardless);
     # it stays in the layout, hidden, so its callbacks always find their components.
     may_import = viewer is not None and can(viewer, Capability.IMPORT)
+    may_export = viewer is not None and can(viewer, Capability.EXPORT)
     return html.Div(
         className="wf-panel",
         children=[
@@ -46,6 +47,8 @@ def _controls(settings: Settings, viewer: Viewer | None) -> html.Div:
                 className="wf-radio",
             ),
             dcc.DatePickerRange(id=ids.CUSTOM_RANGE, display_format="YYYY-MM-DD", clearable=True),
+            *filters.filter_controls(),
+            filters.download_controls(may_export),
             *mappanel.playback_controls(),
             *mappanel.hex_controls(settings),
             html.Div(id=ids.WINDOW_TEXT, className="wf-hint"),
@@ -116,6 +119,7 @@ def layout(settings: Settings, viewer: Viewer | None = None) -> html.Div:
                     mappanel.cell_panel(),
                 ],
             ),
+            filters.area_summary(),
             flags_queue.panel(),
             *mappanel.stores(),
             html.Footer(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
+import shapely
 from geoalchemy2.shape import to_shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
@@ -10,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from security.roles import Viewer
 from security.visibility import visible_clause
-from store.models import Area, Event, Site
+from store.models import Area, Event
 from store.queries.events import POINT_COLUMNS
-from store.queries.filters import EventFilter, bbox_clauses
-from store.queries.sites import SITE_COLUMNS
+from store.queries.filters import EventFilter
+from store.queries.sites import SITE_COLUMNS, site_points
 
 AREA_COLUMNS = ("id", "kind", "subtype", "name", "source_agency", "valid_from", "valid_to")
 
@@ -47,43 +50,68 @@ def area_shape(*, session: Session, viewer: Viewer, area_id: int) -> BaseGeometr
 def events_in_area(
     *, session: Session, viewer: Viewer, area_id: int, filters: EventFilter
 ) -> pd.DataFrame:
-    """Return the visible events matching ``filters`` that lie inside the area.
+    """Return the visible events matching ``filters`` that lie inside the stored area.
 
-    Notes
-    -----
-    A bounding-box test on the plain ``lon``/``lat`` columns narrows the rows before the exact
-    ``ST_Contains`` test, which runs in SpatiaLite or PostGIS alike.
+    An area the viewer may not see selects nothing.
     """
     shape = area_shape(session=session, viewer=viewer, area_id=area_id)
     if shape is None:
         return pd.DataFrame(columns=[*POINT_COLUMNS, "cell"])
-    area_geom = select(Area.geometry).where(Area.id == area_id).scalar_subquery()
+    return filtered_events(session=session, viewer=viewer, filters=replace(filters, area=shape))
+
+
+def filtered_events(*, session: Session, viewer: Viewer, filters: EventFilter) -> pd.DataFrame:
+    """Return the visible events matching ``filters`` (area included) with their cell.
+
+    Notes
+    -----
+    The area test is ``EventFilter``'s: a bounding-box test on the plain ``lon``/``lat`` columns
+    narrows the rows before the exact ``ST_Contains`` (SpatiaLite or PostGIS alike).
+    """
     cols = [getattr(Event, c) for c in POINT_COLUMNS] + [Event.cell]
-    stmt = select(*cols).where(
-        visible_clause(viewer, Event),
-        *filters.clauses(Event),
-        *bbox_clauses(Event, shape.bounds),  # type: ignore[arg-type]
-        func.ST_Contains(area_geom, Event.geometry),
-    )
+    stmt = select(*cols).where(visible_clause(viewer, Event), *filters.clauses(Event))
     frame = pd.DataFrame(session.execute(stmt).all(), columns=[*POINT_COLUMNS, "cell"])
     frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
     return frame
 
 
 def sites_in_area(*, session: Session, viewer: Viewer, area_id: int) -> pd.DataFrame:
-    """Return the visible sites inside the area."""
+    """Return the visible sites inside the stored area."""
     shape = area_shape(session=session, viewer=viewer, area_id=area_id)
     if shape is None:
         return pd.DataFrame(columns=list(SITE_COLUMNS))
-    area_geom = select(Area.geometry).where(Area.id == area_id).scalar_subquery()
-    cols = [getattr(Site, c) for c in SITE_COLUMNS]
+    return site_points(session=session, viewer=viewer, area=shape)
+
+
+FEATURE_COLUMNS = (*AREA_COLUMNS, "external_id", "handling")
+
+
+def area_features(
+    *, session: Session, viewer: Viewer, kind: str, within: BaseGeometry | None = None
+) -> pd.DataFrame:
+    """Return the visible areas of one ``kind`` with their geometry (shapely, EPSG:4326).
+
+    Parameters
+    ----------
+    within
+        When given, only the areas that intersect it (the screen's area filter).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``FEATURE_COLUMNS`` plus ``geometry``, by name.
+    """
+    cols = [getattr(Area, c) for c in FEATURE_COLUMNS]
     stmt = (
-        select(*cols)
-        .where(
-            visible_clause(viewer, Site),
-            *bbox_clauses(Site, shape.bounds),  # type: ignore[arg-type]
-            func.ST_Contains(area_geom, Site.geometry),
-        )
-        .order_by(Site.tier, Site.name)
+        select(*cols, Area.geometry)
+        .where(visible_clause(viewer, Area), Area.kind == kind)
+        .order_by(Area.name, Area.id)
     )
-    return pd.DataFrame(session.execute(stmt).all(), columns=list(SITE_COLUMNS))
+    rows = session.execute(stmt).all()
+    frame = pd.DataFrame([r[:-1] for r in rows], columns=list(FEATURE_COLUMNS))
+    frame["geometry"] = [to_shape(r[-1]) for r in rows]
+    for col in ("valid_from", "valid_to"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    if within is not None and len(frame):
+        frame = frame[shapely.intersects(frame["geometry"].to_numpy(), within)]
+    return frame.reset_index(drop=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from security.roles import Viewer
 from security.visibility import visible_clause
 from store.models import Event, Site
-from store.queries.filters import BBox, EventFilter, bbox_clauses
+from store.queries.filters import BBox, EventFilter, area_clauses, bbox_clauses
 
 EVENT_EXPORT_COLUMNS = (
     "external_id",
@@ -57,12 +58,18 @@ def event_rows(*, session: Session, viewer: Viewer, filters: EventFilter) -> pd.
     return frame
 
 
-def site_rows(*, session: Session, viewer: Viewer, bbox: BBox | None = None) -> pd.DataFrame:
-    """Return every visible site (optionally inside ``bbox``) with its export columns."""
+def site_rows(
+    *,
+    session: Session,
+    viewer: Viewer,
+    bbox: BBox | None = None,
+    area: BaseGeometry | None = None,
+) -> pd.DataFrame:
+    """Return every visible site (optionally in ``bbox`` and ``area``) with its export columns."""
     cols = [getattr(Site, c) for c in SITE_EXPORT_COLUMNS]
     stmt = (
         select(*cols)
-        .where(visible_clause(viewer, Site), *bbox_clauses(Site, bbox))
+        .where(visible_clause(viewer, Site), *bbox_clauses(Site, bbox), *area_clauses(Site, area))
         .order_by(Site.source_agency, Site.external_id)
     )
     return pd.DataFrame(session.execute(stmt).all(), columns=list(SITE_EXPORT_COLUMNS))

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.timebuckets import TimeWindow
@@ -15,9 +18,11 @@ BBox = tuple[float, float, float, float]  # west, south, east, north in degrees 
 
 @dataclass(frozen=True)
 class EventFilter:
-    """What to select: a time window, kinds, categories, agencies, caveats and a bounding box.
+    """What to select: a time window, kinds, categories, agencies, caveats, a box and an area.
 
-    ``None`` means "no restriction" for every field but ``kinds``.
+    ``None`` means "no restriction" for every field but ``kinds``. ``area`` is a (multi)polygon
+    in EPSG:4326: an event is inside when the area contains it (its boundary is outside, as for
+    ``ST_Contains``). The filter is hashable (a cache key), the area through its WKB.
     """
 
     window: TimeWindow | None = None
@@ -26,6 +31,7 @@ class EventFilter:
     agencies: tuple[str, ...] | None = None
     caveats: tuple[str, ...] | None = None
     bbox: BBox | None = None
+    area: BaseGeometry | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(EVENT_KINDS)
@@ -35,6 +41,25 @@ class EventFilter:
             west, south, east, north = self.bbox
             if not (-90 <= south <= north <= 90 and -180 <= west <= 180 and -180 <= east <= 180):
                 raise ValueError(f"invalid bounding box {self.bbox}")
+        if self.area is not None:
+            if self.area.geom_type not in ("Polygon", "MultiPolygon") or self.area.is_empty:
+                raise ValueError(f"the area must be a polygon, not {self.area.geom_type}")
+            west, south, east, north = self.area.bounds
+            if not (-90 <= south <= north <= 90 and -180 <= west <= east <= 180):
+                raise ValueError("the area must be in EPSG:4326 longitude/latitude")
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                self.window,
+                self.kinds,
+                self.categories,
+                self.agencies,
+                self.caveats,
+                self.bbox,
+                None if self.area is None else shapely.to_wkb(self.area),
+            )
+        )
 
     def clauses(self, model: Any) -> list[ColumnElement[bool]]:
         """Return the WHERE conditions for ``model`` (events)."""
@@ -51,6 +76,7 @@ class EventFilter:
         if self.caveats is not None:
             conds.append(model.handling.in_(self.caveats))
         conds += bbox_clauses(model, self.bbox)
+        conds += area_clauses(model, self.area)
         return conds
 
 
@@ -60,3 +86,18 @@ def bbox_clauses(model: Any, bbox: BBox | None) -> list[ColumnElement[bool]]:
         return []
     west, south, east, north = bbox
     return [model.lon >= west, model.lon <= east, model.lat >= south, model.lat <= north]
+
+
+def area_clauses(model: Any, area: BaseGeometry | None) -> list[ColumnElement[bool]]:
+    """Return conditions keeping rows of ``model`` strictly inside ``area`` (EPSG:4326).
+
+    Notes
+    -----
+    The area's bounding box on the plain ``lon``/``lat`` columns narrows the rows (an index
+    range) before the exact ``ST_Contains``, which SpatiaLite and PostGIS both spell so. The
+    polygon travels as WKB (a bound parameter, full precision: WKT text would round it).
+    """
+    if area is None:
+        return []
+    shape = func.ST_GeomFromWKB(literal(shapely.to_wkb(area)), 4326)
+    return [*bbox_clauses(model, area.bounds), func.ST_Contains(shape, model.geometry)]

@@ -8,6 +8,8 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from analytics.cells import IntArray, check_res
@@ -82,7 +84,29 @@ def select_rows(
         west, south, east, north = filters.bbox
         lon, lat = cols.lon[lo:hi], cols.lat[lo:hi]
         mask &= (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    if filters.area is not None:
+        mask &= area_mask(filters.area, cols.lon[lo:hi], cols.lat[lo:hi], mask)
     return lo, hi, mask
+
+
+def area_mask(
+    area: BaseGeometry,
+    lon: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
+    candidates: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_]:
+    """Return which points lie strictly inside ``area`` (EPSG:4326), as ``ST_Contains`` decides.
+
+    Only the ``candidates`` inside the area's bounding box are tested (``shapely.contains_xy``,
+    vectorised on a prepared polygon); the others are ``False``.
+    """
+    west, south, east, north = area.bounds
+    test = candidates & (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    out = np.zeros(len(lon), dtype=bool)
+    if test.any():
+        shapely.prepare(area)
+        out[test] = shapely.contains_xy(area, lon[test], lat[test])
+    return out
 
 
 def cell_counts(
@@ -298,3 +322,21 @@ def visible_caveats(*, session: Session, viewer: Viewer, filters: EventFilter) -
     lo, hi, mask = select_rows(cols, viewer, filters)
     present = np.unique(cols.handling[lo:hi][mask])
     return sorted(cols.handlings[int(code)] for code in present)
+
+
+def visible_values(*, session: Session, viewer: Viewer) -> dict[str, list[str]]:
+    """Return the categories, source agencies and caveats among the events ``viewer`` may see.
+
+    The filter menus offer only these, so a menu never names what the viewer cannot open.
+    """
+    cols = event_columns(session=session)
+    mask = visible_mask(cols, viewer, 0, len(cols))
+    out = {}
+    for name, codes, vocab in (
+        ("categories", cols.category, cols.categories),
+        ("agencies", cols.agency, cols.agencies),
+        ("caveats", cols.handling, cols.handlings),
+    ):
+        present = np.unique(codes[mask])
+        out[name] = sorted(vocab[i] for i in present if 0 <= i < len(vocab))
+    return out

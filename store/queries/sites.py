@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from security.roles import Viewer
 from security.visibility import visible_clause
 from store.models import Site
-from store.queries.filters import BBox, bbox_clauses
+from store.queries.filters import BBox, area_clauses, bbox_clauses
 
 SITE_COLUMNS = (
     "id",
@@ -33,8 +34,10 @@ def site_points(
     sectors: tuple[str, ...] | None = None,
     max_tier: int = 3,
     bbox: BBox | None = None,
+    area: BaseGeometry | None = None,
 ) -> pd.DataFrame:
-    """Return the visible sites, optionally only some sectors, tiers up to ``max_tier`` and a box.
+    """Return the visible sites, optionally only some sectors, tiers up to ``max_tier``, a box
+    and an area (strictly inside, as for events).
 
     Returns
     -------
@@ -43,6 +46,7 @@ def site_points(
     """
     cols = [getattr(Site, name) for name in SITE_COLUMNS]
     conds = [visible_clause(viewer, Site), Site.tier <= max_tier, *bbox_clauses(Site, bbox)]
+    conds += area_clauses(Site, area)
     if sectors is not None:
         conds.append(Site.sector.in_(sectors))
     stmt = select(*cols).where(*conds).order_by(Site.tier, Site.name)

@@ -78,8 +78,13 @@ def _tail(db_path: Path) -> str:
     return (db_path.parent / "app.log").read_text()[-2000:]
 
 
-def make_driver(width: int = 1400, height: int = 900) -> webdriver.Chrome:
-    """Return a headless Debian Chromium driven by Debian's ChromeDriver."""
+def make_driver(
+    width: int = 1400, height: int = 900, download_dir: Path | None = None
+) -> webdriver.Chrome:
+    """Return a headless Debian Chromium driven by Debian's ChromeDriver.
+
+    With ``download_dir``, downloads are saved there without asking.
+    """
     os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never fetch a browser or driver
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -97,7 +102,23 @@ def make_driver(width: int = 1400, height: int = 900) -> webdriver.Chrome:
     ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    if download_dir is not None:
+        options.add_experimental_option(
+            "prefs",
+            {
+                "download.default_directory": str(download_dir),
+                "download.prompt_for_download": False,
+                "download.directory_upgrade": True,
+            },
+        )
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    if download_dir is not None:
+        # Headless Chromium ignores the download preference unless told through DevTools.
+        driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior",
+            {"behavior": "allow", "downloadPath": str(download_dir)},
+        )
+    return driver
 
 
 DEMO_USER = "demo-officer"

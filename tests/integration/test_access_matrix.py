@@ -19,6 +19,8 @@ PUBLIC = {"/healthz", "/login", "/signin-static/<filename>"}
 ROUTE_CAPABILITY = {
     "/admin/audit": Capability.ADMINISTER,
     "/admin/audit.csv": Capability.ADMINISTER,
+    "/export/download": Capability.EXPORT,
+    "/briefing/download": Capability.EXPORT,
 }
 # Every Dash callback, by its output, and the capability it requires. A new callback fails
 # this test until it is added here (and calls security.capabilities.require).
@@ -35,6 +37,12 @@ CALLBACK_CAPABILITY = {
     "flags-grid.rowData": Capability.VIEW_MAP,
     "flag-detail.children": Capability.VIEW_DETAILS,
     "flag-message.children": Capability.MANAGE_FLAGS,
+    "filter-categories.options": Capability.VIEW_MAP,
+    "area-choice.options": Capability.VIEW_MAP,
+    "filter-store.data": Capability.VIEW_MAP,
+    # The links only carry the screen state; the routes themselves require EXPORT.
+    "export-link.href": Capability.VIEW_MAP,
+    "area-summary.children": Capability.VIEW_MAP,
 }
 # Routes that change state (POST only); they are checked with a same-origin POST.
 POST_ONLY = {"/logout", "/_dash-update-component", "/api/v1/events"}

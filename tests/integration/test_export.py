@@ -104,11 +104,20 @@ def test_export_holds_exactly_what_the_screen_counts(
     assert set(hexes.geometry.geom_type) == {"Polygon"}
     assert sorted(pyogrio.list_layers(tmp_path / "all.gpkg")[:, 0]) == [
         "flags",
+        "hazards",
         "hexes",
         "incidents",
+        "regions",
         "sites",
         "suspicious",
     ]
+    # Regions and hazards are layers like any other: the 14 counties and the 4 demo storms.
+    regions = pyogrio.read_dataframe(tmp_path / "all.gpkg", layer="regions")
+    hazards = pyogrio.read_dataframe(tmp_path / "all.gpkg", layer="hazards")
+    assert len(regions) == result.rows["regions"] == 14 and "Suffolk" in set(regions["name"])
+    assert len(hazards) == result.rows["hazards"] == 4
+    assert hazards["valid_from"].notna().all()
+    assert set(regions.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
 
 
 def test_partner_export_holds_nothing_restricted(
@@ -185,3 +194,28 @@ def test_flags_export_as_polygons_of_their_cells(
     assert sorted(back["id"]) == sorted(stored["id"])
     # Demo flags are built from AMBER reports: another agency's partner gets none of them.
     assert partner.rows["flags"] == 0
+
+
+def test_area_layers_follow_the_area_filter(
+    demo_db: tuple[Engine, Settings], tmp_path: Path
+) -> None:
+    from store.queries.areas import area_shape, find_area
+
+    engine, _ = demo_db
+    with session_scope(engine) as s:
+        suffolk = find_area(session=s, viewer=ANALYST, name="Suffolk")
+        assert suffolk is not None
+        shape = area_shape(session=s, viewer=ANALYST, area_id=suffolk)
+        result = export_layers(
+            ["regions", "hazards", "sites"],
+            "geojson",
+            tmp_path / "areas.zip",
+            session=s,
+            viewer=ANALYST,
+            filters=EventFilter(area=shape),
+            area_name="Suffolk",
+        )
+    # Suffolk touches its neighbours (shared borders intersect), not the whole state.
+    assert 1 < result.rows["regions"] < 14 and result.rows["sites"] > 100
+    assert result.metadata["filters"]["area"] == "Suffolk"
+    assert result.metadata["filters"]["area_bounds"] == list(shape.bounds)

@@ -1,0 +1,162 @@
+"""Filter panel: menus from visible data, the filter store, area summary and download links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import Input, Output, State, callback, no_update
+
+from callbacks import _context
+from layers.selection import (
+    SelectionError,
+    area_label,
+    download_href,
+    filter_payload,
+    screen_filter,
+    screen_state,
+)
+from reports.regional import filtered_picture, open_flags_inside
+from security.capabilities import Capability, require
+from store.engine import session_scope
+from store.queries.areas import list_areas
+from store.queries.hexagg import visible_values
+from ui import filters, ids
+
+NO_FILTER = filter_payload(
+    categories=None,
+    agencies=None,
+    caveats=None,
+    area_type="none",
+    area_choice=None,
+    selected=None,
+    view=None,
+)
+AREA_HINTS = {
+    "none": "",
+    "region": "Choose a county.",
+    "hazard": "Choose a storm footprint.",
+    "drawn": "Use the lasso or box tool in the map's tool bar, then draw.",
+    "viewport": "The map view at the time of choosing (panning later keeps it).",
+}
+
+
+@callback(
+    Output(ids.FILTER_CATEGORIES, "options"),
+    Output(ids.FILTER_AGENCIES, "options"),
+    Output(ids.FILTER_CAVEATS, "options"),
+    Input(ids.WINDOW_STORE, "data"),
+    prevent_initial_call=False,
+)
+def load_filter_options(_window: Any) -> tuple[list[str], list[str], list[str]]:
+    """Offer the categories, agencies and caveats among the events the viewer may see."""
+    viewer = require(Capability.VIEW_MAP, _context.viewer())
+    with session_scope(_context.engine()) as session:
+        values = visible_values(session=session, viewer=viewer)
+    return values["categories"], values["agencies"], values["caveats"]
+
+
+@callback(
+    Output(ids.AREA_CHOICE, "options"),
+    Output(ids.AREA_CHOICE, "value"),
+    Output(ids.AREA_CHOICE, "disabled"),
+    Output(ids.AREA_HINT, "children"),
+    Input(ids.AREA_TYPE, "value"),
+    prevent_initial_call=False,
+)
+def load_area_choices(area_type: str) -> tuple[list[dict[str, Any]], None, bool, str]:
+    """List the counties or storm footprints the viewer may see for the chosen area type."""
+    viewer = require(Capability.VIEW_MAP, _context.viewer())
+    if area_type not in ("region", "hazard"):
+        return [], None, True, AREA_HINTS.get(area_type, "")
+    with session_scope(_context.engine()) as session:
+        areas = list_areas(session=session, viewer=viewer, kind=area_type)
+    options = [{"label": str(r.name), "value": int(r.id)} for r in areas.itertuples()]
+    return options, None, False, AREA_HINTS[area_type]
+
+
+@callback(
+    Output(ids.FILTER_STORE, "data"),
+    Input(ids.FILTER_CATEGORIES, "value"),
+    Input(ids.FILTER_AGENCIES, "value"),
+    Input(ids.FILTER_CAVEATS, "value"),
+    Input(ids.AREA_TYPE, "value"),
+    Input(ids.AREA_CHOICE, "value"),
+    Input(ids.MAP_GRAPH, "selectedData"),
+    State(ids.GEOMETRY_STORE, "data"),
+    State(ids.FILTER_STORE, "data"),
+    prevent_initial_call=True,
+)
+def sync_filter_state(
+    categories: list[str] | None,
+    agencies: list[str] | None,
+    caveats: list[str] | None,
+    area_type: str | None,
+    area_choice: int | None,
+    selected: Any,
+    geometry: Any,
+    current: Any,
+) -> Any:
+    """Turn the filter controls into the filter store; an unchanged filter updates nothing."""
+    require(Capability.VIEW_MAP, _context.viewer())
+    payload = filter_payload(
+        categories=categories,
+        agencies=agencies,
+        caveats=caveats,
+        area_type=area_type,
+        area_choice=area_choice,
+        selected=selected,
+        view=(geometry or {}).get("view"),
+    )
+    # The page starts without a store (no filter): the same as an empty filter.
+    return no_update if payload == (current or NO_FILTER) else payload
+
+
+@callback(
+    Output(ids.EXPORT_LINK, "href"),
+    Output(ids.BRIEFING_LINK, "href"),
+    Input(ids.WINDOW_STORE, "data"),
+    Input(ids.FILTER_STORE, "data"),
+    Input(ids.EXPORT_LAYER, "value"),
+    Input(ids.EXPORT_FORMAT, "value"),
+    Input(ids.BRIEFING_FORMAT, "value"),
+    Input(ids.GEOMETRY_STORE, "data"),
+    prevent_initial_call=False,
+)
+def update_download_links(
+    window: Any, filter_data: Any, layer: str, fmt: str, briefing_fmt: str, geometry: Any
+) -> tuple[str, str]:
+    """Point the export and briefing links at the routes with the screen state."""
+    require(Capability.VIEW_MAP, _context.viewer())
+    state = screen_state(window, filter_data)
+    res = int((geometry or {}).get("res") or 8)
+    return (
+        download_href("/export/download", state, layer=layer, format=fmt, res=res),
+        download_href("/briefing/download", state, format=briefing_fmt, res=min(res, 9)),
+    )
+
+
+@callback(
+    Output(ids.AREA_SUMMARY, "children"),
+    Output(ids.AREA_SUMMARY, "hidden"),
+    Input(ids.WINDOW_STORE, "data"),
+    Input(ids.FILTER_STORE, "data"),
+    prevent_initial_call=False,
+)
+def update_area_summary(window: Any, filter_data: Any) -> tuple[Any, bool]:
+    """Summarise the chosen area: events by category vs before, sites, open flags, busiest cells."""
+    viewer = require(Capability.VIEW_MAP, _context.viewer())
+    state = screen_state(window, filter_data)
+    if state.area.get("type", "none") == "none":
+        return [], True
+    tz = _context.app_settings().timezone
+    with session_scope(_context.engine()) as session:
+        try:
+            f = screen_filter(state, session=session, viewer=viewer, tz=tz)
+        except SelectionError as exc:
+            return [str(exc)], False
+        if f.window is None:
+            return ["Choose a time window (not 'All') for the area summary."], False
+        summary = filtered_picture(session=session, viewer=viewer, filters=f)
+        flags = open_flags_inside(session=session, viewer=viewer, area=f.area)
+        name = area_label(state, session=session, viewer=viewer)
+    return filters.area_summary_children(name, summary, flags), False

@@ -1,0 +1,80 @@
+"""An analyst picks a county, exports what is on screen and makes a briefing, in Chromium."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyogrio
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.browser.harness import make_driver, open_dashboard
+
+
+@pytest.fixture
+def downloads(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def analyst_browser(downloads: Path) -> Iterator[webdriver.Chrome]:
+    driver = make_driver(download_dir=downloads)
+    yield driver
+    driver.quit()
+
+
+def _wait(driver: webdriver.Chrome, condition, timeout: float = 60):  # type: ignore[no-untyped-def]
+    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: condition(d))
+
+
+def _downloaded(folder: Path, suffix: str) -> Path | None:
+    done = [p for p in folder.iterdir() if p.suffix == suffix]
+    partial = [p for p in folder.iterdir() if p.suffix == ".crdownload"]
+    return done[0] if done and not partial else None
+
+
+def _count(driver: webdriver.Chrome, layer: str) -> int:
+    return int(driver.find_element(By.ID, f"summary-count-{layer}").text.replace(",", ""))
+
+
+def test_exp001_county_export_and_briefing_download(
+    analyst_browser: webdriver.Chrome, live_app: str, downloads: Path
+) -> None:
+    d = analyst_browser
+    open_dashboard(d, live_app, username="demo-analyst")
+    _wait(d, lambda d: d.find_element(By.ID, "summary-count-suspicious").text.strip("—"))
+    before = _count(d, "incidents")
+    d.find_element(By.XPATH, "//*[@id='area-type']//label[contains(., 'County')]//input").click()
+    choice = _wait(d, lambda d: d.find_element(By.CSS_SELECTOR, "#area-choice input"))
+    _wait(d, lambda d: choice.is_enabled())
+    choice.send_keys("Suffolk")
+    choice.send_keys(Keys.ENTER)
+    _wait(d, lambda d: "Area: Suffolk" in d.find_element(By.ID, "area-summary").text)
+    link = d.find_element(By.ID, "export-link")
+    _wait(d, lambda d: "region" in (link.get_attribute("href") or ""))
+    # The map now counts what is inside Suffolk only (Boston is; a few reports are outside).
+    _wait(d, lambda d: _count(d, "incidents") <= before)
+    suspicious, incidents = _count(d, "suspicious"), _count(d, "incidents")
+    link.click()
+    gpkg = _wait(d, lambda d: _downloaded(downloads, ".gpkg"))
+    layers = set(pyogrio.list_layers(gpkg)[:, 0])
+    assert {"suspicious", "incidents", "hexes", "regions", "hazards"} <= layers
+    assert len(pyogrio.read_dataframe(gpkg, layer="suspicious")) == suspicious > 0
+    assert len(pyogrio.read_dataframe(gpkg, layer="incidents")) == incidents > 0
+    hexes = pyogrio.read_dataframe(gpkg, layer="hexes")
+    assert int(hexes["total"].sum()) == suspicious + incidents
+
+    d.find_element(By.ID, "briefing-link").click()
+    pdf = _wait(d, lambda d: _downloaded(downloads, ".pdf"), timeout=120)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Regional picture: Suffolk" in text and text.count("TLP:AMBER") >= 2
+    # The briefing counts what the map counted for the same screen.
+    assert f"Events: {suspicious + incidents}" in text
+    assert not [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
