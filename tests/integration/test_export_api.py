@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import zipfile
@@ -16,55 +15,20 @@ import shapely
 from sqlalchemy import Engine, select
 
 from exports.formats import FORMATS, SUFFIX
-from security.apikeys import create_key
 from security.roles import Role, Viewer
 from security.visibility import may_see
 from settings import Settings
 from store.engine import session_scope
 from store.models import AuditEntry, User
-from store.queries.exports import event_rows
 from store.queries.filters import EventFilter
-from tests.security_kit import AGENCY_A, AGENCY_B, PASSWORD, make_users, two_agency_events
-
-ANALYST = Viewer("analyst", Role.ANALYST, "MA-CFC")
-WINDOW = {"start": "2023-02-05", "end": "2023-02-25"}
-
-
-def basic(user: str, password: str = PASSWORD) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+from tests.api_kit import ANALYST, WINDOW, basic, bearer, expected_rows, get, make_world
+from tests.security_kit import AGENCY_A, AGENCY_B
 
 
 @pytest.fixture
 def world(engine: Engine, settings: Settings) -> dict[str, Any]:
     """Users per role, two agencies' events (RED, AMBER, GREEN each), a key for agency A."""
-    from app import create_app
-
-    make_users(engine, settings)
-    two_agency_events(engine, settings)
-    with session_scope(engine) as s:
-        key, _ = create_key(session=s, agency=AGENCY_A)
-    return {"client": create_app(settings).server.test_client(), "key": key}
-
-
-def _get(client: Any, url: str, **kwargs: Any) -> Any:
-    """GET ``url``, read the whole answer and close it (a sent file stays open until then)."""
-    resp = client.get(url, **kwargs)
-    resp.get_data()
-    resp.close()
-    return resp
-
-
-def _expected(engine: Engine, viewer: Viewer, kind: str, **window: str) -> pd.DataFrame:
-    from api.params import query_filter
-
-    filters = query_filter({**window, "kinds": kind})
-    with session_scope(engine) as s:
-        return event_rows(session=s, viewer=viewer, filters=filters)
+    return make_world(engine, settings)
 
 
 def _read(data: bytes, fmt: str, tmp_path: Path, layer: str) -> pd.DataFrame:
@@ -81,14 +45,14 @@ def _read(data: bytes, fmt: str, tmp_path: Path, layer: str) -> pd.DataFrame:
 def test_export_api_format_reads_back_with_rows_columns_geometry_metadata(
     world: dict[str, Any], engine: Engine, tmp_path: Path, fmt: str
 ) -> None:
-    resp = _get(
+    resp = get(
         world["client"],
         "/api/v1/export",
         query_string={"layer": "incidents", "format": fmt, **WINDOW},
         headers=basic("analyst"),
     )
     assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
-    expected = _expected(engine, ANALYST, "incident", **WINDOW)
+    expected = expected_rows(engine, ANALYST, "incident", **WINDOW)
     back = _read(resp.get_data(), fmt, tmp_path, "incidents")
     assert len(back) == len(expected) > 20
     assert set(back.geometry.geom_type) == {"Point"}
@@ -128,7 +92,7 @@ def test_streamed_export_equals_the_cli_export(
     from settings import get_settings
 
     query = {"layer": "suspicious", "format": fmt, **WINDOW, "bbox": "-71.2,42.2,-70.9,42.45"}
-    resp = _get(world["client"], "/api/v1/export", query_string=query, headers=basic("analyst"))
+    resp = get(world["client"], "/api/v1/export", query_string=query, headers=basic("analyst"))
     assert resp.status_code == 200
     assert "Content-Length" not in resp.headers  # a generator answer, not one built in memory
     api = _read(resp.get_data(), fmt, tmp_path, "suspicious")
@@ -159,7 +123,7 @@ def test_partner_key_never_receives_another_agencys_red_or_amber(
     client, key = world["client"], world["key"]
     partner = Viewer("key", Role.PARTNER, AGENCY_A)
     for layer, kind in (("suspicious", "suspicious"), ("incidents", "incident")):
-        resp = _get(
+        resp = get(
             client,
             "/api/v1/export",
             query_string={"layer": layer, "format": "geojson"},
@@ -175,7 +139,7 @@ def test_partner_key_never_receives_another_agencys_red_or_amber(
         assert not [
             p for p in props if p["source_agency"] == AGENCY_B and p["handling"] != "TLP:GREEN"
         ]
-        assert len(props) == len(_expected(engine, partner, kind))
+        assert len(props) == len(expected_rows(engine, partner, kind))
         # Its own agency's RED reports are its own: it gets those.
         assert {p["handling"] for p in props if p["source_agency"] == AGENCY_A} == {
             "TLP:RED",
@@ -190,24 +154,24 @@ def test_export_api_refuses_without_credentials_or_capability(
 ) -> None:
     client = world["client"]
     query = {"layer": "incidents", "format": "csv"}
-    anon = _get(client, "/api/v1/export", query_string=query)
+    anon = get(client, "/api/v1/export", query_string=query)
     assert anon.status_code == 401 and "Bearer" in anon.headers["WWW-Authenticate"]
     assert (
-        _get(client, "/api/v1/export", query_string=query, headers=bearer("wf_x_y")).status_code
+        get(client, "/api/v1/export", query_string=query, headers=bearer("wf_x_y")).status_code
         == 401
     )
     # A watch officer may view the map but not take data out.
-    officer = _get(client, "/api/v1/export", query_string=query, headers=basic("officer"))
+    officer = get(client, "/api/v1/export", query_string=query, headers=basic("officer"))
     assert officer.status_code == 403
     assert (
-        _get(client, "/api/v1/export", query_string=query, headers=basic("command")).status_code
+        get(client, "/api/v1/export", query_string=query, headers=basic("command")).status_code
         == 200
     )
     # Wrong passwords count towards the lockout, as on the sign-in page.
     for _ in range(settings.lockout_attempts):
-        bad = _get(client, "/api/v1/export", query_string=query, headers=basic("analyst", "nope"))
+        bad = get(client, "/api/v1/export", query_string=query, headers=basic("analyst", "nope"))
         assert bad.status_code == 401
-    locked = _get(client, "/api/v1/export", query_string=query, headers=basic("analyst"))
+    locked = get(client, "/api/v1/export", query_string=query, headers=basic("analyst"))
     assert locked.status_code == 401
     with session_scope(engine) as s:
         user = s.execute(select(User).where(User.username == "analyst")).scalar_one()
@@ -235,7 +199,7 @@ def test_export_api_refuses_without_credentials_or_capability(
 def test_export_api_bad_parameters_are_400_with_a_message(
     world: dict[str, Any], query: dict[str, str], message: str
 ) -> None:
-    resp = _get(world["client"], "/api/v1/export", query_string=query, headers=basic("analyst"))
+    resp = get(world["client"], "/api/v1/export", query_string=query, headers=basic("analyst"))
     assert resp.status_code == 400 and message in resp.get_json()["error"]
 
 
@@ -247,14 +211,14 @@ def test_every_api_export_is_audited_and_temp_files_removed(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     client = world["client"]
     for fmt in ("gpkg", "csv"):
-        resp = _get(
+        resp = get(
             client,
             "/api/v1/export",
             query_string={"layer": "all", "format": fmt},
             headers=basic("analyst"),
         )
         assert resp.status_code == 200
-    hexes = _get(
+    hexes = get(
         client,
         "/api/v1/export",
         query_string={"layer": "hexes", "format": "csv", "res": "7"},
