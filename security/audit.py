@@ -4,7 +4,7 @@ Other modules call :func:`record` inside the session of the action they audit, s
 commits (or rolls back) with it. Actions in use: ``signin``, ``signout``, ``user.add``,
 ``user.disable``, ``user.enable``, ``user.reset``, ``user.password``, ``map.filter``,
 ``event.view``, ``export``, ``import``, ``flag.change``, ``key.add``, ``key.revoke``, ``purge``,
-``audit.export``, ``access.denied``.
+``audit.export``, ``access.denied``, ``ogc.read``.
 """
 
 from __future__ import annotations
