@@ -32,10 +32,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _records(frame: gpd.GeoDataFrame) -> Iterator[list[Any]]:
+def _records(frame: gpd.GeoDataFrame) -> list[list[Any]]:
+    """Return the attribute rows as plain Python values (None for missing), times as text."""
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    for row in _text_times(frame)[columns].itertuples(index=False, name=None):
-        yield [_plain(v) for v in row]
+    data = _text_times(frame)[columns].astype(object)
+    # Whole-column conversion: object columns hold Python ints, floats and strings already.
+    rows: list[list[Any]] = data.where(data.notna(), None).to_numpy().tolist()
+    return rows
 
 
 def feature_texts(frame: gpd.GeoDataFrame, ids: Iterable[Any] | None = None) -> list[str]:
