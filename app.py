@@ -15,6 +15,8 @@ import flask
 import flask_login
 from dash import Dash
 
+from api.export import register_export_api
+from api.ogc import register_ogc
 from callbacks._context import SETTINGS_KEY
 from data_loaders.api import register_api
 from exports.web import register_downloads
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None) -> Dash:
     app.server.add_url_rule("/healthz", "healthz", _healthz)
     register_api(app.server, settings)
     register_downloads(app.server, settings)
+    register_export_api(app.server, settings)  # GET /api/v1/export
+    register_ogc(app.server, settings)  # OGC API - Features under /ogc
     enable_detection_after_ingest(settings)
     _attach_callbacks(app)
     web.install(app, settings)  # sign-in, the gate in front of every route, security headers

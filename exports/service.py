@@ -49,7 +49,8 @@ class ExportResult:
     metadata: dict[str, Any]
 
 
-def _points(frame: pd.DataFrame) -> gpd.GeoDataFrame:
+def points_frame(frame: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Return event or site rows (``lon``, ``lat``, ``cell``) as export points with ``h3_cell``."""
     out = frame.copy()
     out["h3_cell"] = cells_to_str(out.pop("cell").to_numpy(dtype=np.int64)) if len(out) else []
     return gpd.GeoDataFrame(
@@ -73,10 +74,11 @@ def layer_frame(
     """
     if layer in _KIND:
         kind_filter = replace(filters, kinds=(_KIND[layer],))
-        return _points(event_rows(session=session, viewer=viewer, filters=kind_filter))
+        return points_frame(event_rows(session=session, viewer=viewer, filters=kind_filter))
     if layer == "sites":
-        sites = site_rows(session=session, viewer=viewer, bbox=filters.bbox, area=filters.area)
-        return _points(sites)
+        return points_frame(
+            site_rows(session=session, viewer=viewer, bbox=filters.bbox, area=filters.area)
+        )
     if layer == "hexes":
         counts = hex_counts(session=session, viewer=viewer, filters=filters, res=res)
         cells = counts.pop("cell").to_numpy(dtype=np.int64)
@@ -180,6 +182,36 @@ def _describe_filters(filters: EventFilter, res: int, area_name: str | None) -> 
     }
 
 
+def export_metadata(
+    layers: list[str],
+    fmt: str,
+    *,
+    viewer: Viewer,
+    filters: EventFilter,
+    res: int,
+    data_through: datetime | None,
+    caveats: list[str],
+    rows: dict[str, int],
+    area_name: str | None = None,
+) -> dict[str, Any]:
+    """Return an export's metadata: filters, data time, exporter and the rows' worst caveat.
+
+    The file exports and the export API's streamed answers both carry exactly this.
+    """
+    return {
+        "generator": "Watchfloor",
+        "layers": layers,
+        "format": fmt,
+        "filters": _describe_filters(filters, res, area_name or "polygon"),
+        "data_through": data_through.isoformat() if data_through is not None else None,
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "exported_by": {"user": viewer.username, "role": str(viewer.role), "agency": viewer.agency},
+        "handling": most_restrictive(caveats),
+        "rows": rows,
+        "crs": "EPSG:4326",
+    }
+
+
 def export_layers(
     layers: list[str],
     fmt: ExportFormat,
@@ -211,18 +243,17 @@ def export_layers(
         event_caveats = event_rows(session=session, viewer=viewer, filters=filters)["handling"]
         caveats += event_caveats.tolist()
     times = [f["occurred_at"].max() for f in frames.values() if "occurred_at" in f and len(f)]
-    metadata = {
-        "generator": "Watchfloor",
-        "layers": names,
-        "format": fmt,
-        "filters": _describe_filters(filters, res, area_name or "polygon"),
-        "data_through": max(times).isoformat() if times else None,
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "exported_by": {"user": viewer.username, "role": str(viewer.role), "agency": viewer.agency},
-        "handling": most_restrictive(caveats),
-        "rows": {name: len(frame) for name, frame in frames.items()},
-        "crs": "EPSG:4326",
-    }
+    metadata = export_metadata(
+        names,
+        fmt,
+        viewer=viewer,
+        filters=filters,
+        res=res,
+        area_name=area_name,
+        data_through=max(times) if times else None,
+        caveats=caveats,
+        rows={name: len(frame) for name, frame in frames.items()},
+    )
     paths = write_layers(frames, fmt, path, metadata)
     logger.info(
         "export %s as %s by %s/%s: %s rows, marking %s",

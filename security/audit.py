@@ -3,9 +3,10 @@
 Other modules call :func:`record` inside the session of the action they audit, so the entry
 commits (or rolls back) with it. Actions in use: ``signin``, ``signout``, ``user.add``,
 ``user.disable``, ``user.enable``, ``user.reset``, ``user.password``, ``map.filter``,
-``flags.filter``, ``cell.view`` (a hexagon's events), ``flag.view``, ``flag.change``,
-``export``, ``briefing``, ``import`` (dashboard, command line and API),
-``import.quarantine_download``, ``key.add``, ``key.revoke``, ``purge``, ``audit.export``.
+``flags.filter``, ``cell.view`` (a hexagon's events), ``event.view``, ``flag.view``,
+``flag.change``, ``export``, ``briefing``, ``import`` (dashboard, command line and API),
+``import.quarantine_download``, ``key.add``, ``key.revoke``, ``purge``, ``audit.export``,
+``access.denied``, ``ogc.read``.
 """
 
 from __future__ import annotations

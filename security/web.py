@@ -2,9 +2,10 @@
 
 Notes
 -----
-- Every path but the sign-in page, its stylesheet, ``/healthz`` and ``/api/*`` needs a signed-in
-  user: pages redirect to ``/login``, Dash's JSON routes and everything else get 401.
-  ``/api/*`` routes check their own API keys (issue #3) and never use the session cookie.
+- Every path but the sign-in page, its stylesheet, ``/healthz``, ``/api/*`` and ``/ogc*`` needs a
+  signed-in user: pages redirect to ``/login``, Dash's JSON routes and everything else get 401.
+  ``/api/*`` and ``/ogc*`` routes check their own credentials (API keys, HTTP Basic; issues #3,
+  #7) and never use the session cookie.
 - CSRF: the sign-in and password forms carry a per-session token; every state-changing request
   (POST, PUT, PATCH, DELETE), Dash's ``/_dash-update-component`` included, must come from this
   origin (``Origin``, else ``Referer``). The session cookie is ``SameSite=Lax`` and Dash posts
@@ -36,6 +37,9 @@ from store.engine import get_engine
 
 logger = logging.getLogger(__name__)
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Routes that authenticate every request themselves (API keys, HTTP Basic) and never use the
+# session cookie: the partner and export APIs, and OGC API - Features for GIS clients.
+SELF_AUTH_PREFIXES = ("/api/", "/ogc")
 PUBLIC_ENDPOINTS = frozenset({"signin.login", "signin.static", "healthz"})
 # Paths whose answers are static code or styles: cacheable; everything else is no-store, so the
 # back button after sign-out asks the server again (and gets the sign-in page).
@@ -167,8 +171,8 @@ def install(dash_app: Dash, settings: Settings) -> None:
     @server.before_request
     def _gate() -> Any:
         req = flask.request
-        if req.url_rule is not None and req.url_rule.rule.startswith("/api/"):
-            return None  # API keys, checked by the API's own routes (not Dash's catch-all)
+        if req.url_rule is not None and req.url_rule.rule.startswith(SELF_AUTH_PREFIXES):
+            return None  # API keys or Basic, checked by the API's own routes (not Dash's catch-all)
         if req.method in STATE_CHANGING and not same_origin():
             return flask.make_response(flask.jsonify(error="cross-origin request refused"), 403)
         if req.endpoint in PUBLIC_ENDPOINTS:

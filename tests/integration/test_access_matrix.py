@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from security.capabilities import MATRIX, Capability
 from settings import Settings
+from store.engine import session_scope
 from tests.security_kit import USERS, callback_payload, make_users, sign_in
 
 # Routes anybody may call: liveness, the sign-in page and its stylesheet.
@@ -46,6 +47,19 @@ CALLBACK_CAPABILITY = {
 }
 # Routes that change state (POST only); they are checked with a same-origin POST.
 POST_ONLY = {"/logout", "/_dash-update-component", "/api/v1/events"}
+# Read routes that check their own credentials (partner key or HTTP Basic), never the session
+# cookie: every one is listed with a URL that exists, so a new one fails until it is added here.
+# <fid> is filled in with a TLP:GREEN event every caller may see.
+SELF_AUTH = {
+    "/api/v1/export": "/api/v1/export?layer=incidents&format=csv",
+    "/ogc": "/ogc",
+    "/ogc/": "/ogc/",
+    "/ogc/conformance": "/ogc/conformance",
+    "/ogc/collections": "/ogc/collections",
+    "/ogc/collections/<cid>": "/ogc/collections/incidents",
+    "/ogc/collections/<cid>/items": "/ogc/collections/incidents/items",
+    "/ogc/collections/<cid>/items/<fid>": "/ogc/collections/incidents/items/<fid>",
+}
 SKIP = {"/_reload-hash"}  # only answers with hot reload on (debug mode), never in production
 
 
@@ -71,12 +85,14 @@ def _concrete(rule: str, index_html: str) -> str:
         return re.findall(r'src="(/_dash-component-suites/[^"]+)"', index_html)[0]
     if rule == "/<path>":
         return "/some/page"
+    if rule in SELF_AUTH:
+        return SELF_AUTH[rule].replace("<fid>", "1")
     return rule
 
 
-def _get(client: FlaskClient, url: str) -> Any:
+def _get(client: FlaskClient, url: str, headers: dict[str, str] | None = None) -> Any:
     """GET ``url`` and close the response (static files hold an open file until then)."""
-    resp = client.get(url)
+    resp = client.get(url, headers=headers)
     resp.get_data()
     resp.close()
     return resp
@@ -115,6 +131,8 @@ def test_every_route_and_callback_per_role(engine: Engine, settings: Settings) -
         resp = _get(anon, url)
         if rule in PUBLIC:
             assert resp.status_code == 200, rule
+        elif rule in SELF_AUTH:
+            assert resp.status_code == 401 and "WWW-Authenticate" in resp.headers, rule
         elif rule.startswith("/_"):
             assert resp.status_code == 401 and resp.get_json() == {"error": "sign-in required"}
         else:
@@ -140,7 +158,9 @@ def test_every_route_and_callback_per_role(engine: Engine, settings: Settings) -
                 continue
             resp = _get(client, _concrete(rule, index))
             needed = ROUTE_CAPABILITY.get(rule)
-            if rule == "/static/<filename>":
+            if rule in SELF_AUTH:
+                assert resp.status_code == 401, (name, rule)  # the cookie is no credential there
+            elif rule == "/static/<filename>":
                 assert resp.status_code == 404, (name, rule)  # signed in, but no such file
             elif needed is None or needed in MATRIX[role]:
                 assert resp.status_code == 200, (name, rule, resp.status_code)
@@ -190,3 +210,37 @@ def test_a_role_without_the_capability_gets_403_from_the_callback(
     monkeypatch.setitem(MATRIX, Role.PARTNER, frozenset())
     resp = client.post("/_dash-update-component", json=callback_payload(cb), headers=headers)
     assert resp.status_code == 403
+
+
+def test_read_apis_per_role_and_partner_key(engine: Engine, settings: Settings) -> None:
+    from security.apikeys import create_key
+    from security.roles import Role, Viewer
+    from security.visibility import may_see
+    from tests.api_kit import basic, bearer
+    from tests.security_kit import AGENCY_A, two_agency_events
+
+    make_users(engine, settings)
+    two_agency_events(engine, settings)
+    with session_scope(engine) as s:
+        key, _ = create_key(session=s, agency=AGENCY_A)
+    client = _app(settings).server.test_client()
+    rules = {_plain(r.rule) for r in client.application.url_map.iter_rules()}
+    assert {r for r in rules if r.startswith(("/api/", "/ogc"))} - POST_ONLY == set(SELF_AUTH)
+    items = client.get("/ogc/collections/incidents/items", headers=basic("analyst")).get_json()
+    fid = next(f["id"] for f in items["features"] if f["properties"]["handling"] == "TLP:GREEN")
+    callers = {name: basic(name) for name in USERS} | {"key-a": bearer(key)}
+    for name, headers in callers.items():
+        role = USERS[name][0] if name in USERS else None
+        allowed = role is None or Capability.EXPORT in MATRIX[role]
+        for rule, url in SELF_AUTH.items():
+            resp = _get(client, url.replace("<fid>", str(fid)), headers=headers)
+            assert resp.status_code == (200 if allowed else 403), (name, rule, resp.status_code)
+    # The partner key reads as a partner of its agency: never another agency's RED or AMBER.
+    key_viewer = Viewer("key", Role.PARTNER, AGENCY_A)
+    seen = client.get("/ogc/collections/incidents/items", headers=bearer(key)).get_json()
+    assert seen["features"] and all(
+        may_see(key_viewer, handling=p["handling"], source_agency=p["source_agency"])
+        for p in (f["properties"] for f in seen["features"])
+    )
+    bad = {"Authorization": "Bearer wf_nope_nope"}
+    assert _get(client, "/ogc/collections", headers=bad).status_code == 401

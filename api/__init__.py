@@ -1,0 +1,1 @@
+"""Read-only HTTP APIs over the filtered layers: the export API and OGC API - Features."""
