@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     # Shared state between processes (issue #8, #6): a Redis URL such as redis://127.0.0.1:6379/0
     # for the aggregate cache and the sign-in rate limit; unset means in-process only (one worker).
     redis_url: str | None = None
+    # Optional OpenID Connect sign-in (issue #6) for agencies with their own identity provider:
+    # the issuer URL (its /.well-known/openid-configuration is read), this client's id and
+    # secret, and the claim naming the local user (who must exist: roles stay local).
+    oidc_issuer: str | None = None
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_username_claim: str = "preferred_username"
+    oidc_label: str = "Sign in with your agency"
 
     @field_validator("database_url")
     @classmethod

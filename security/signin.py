@@ -44,7 +44,7 @@ def _signed_in(user: User) -> SignedInUser:
     )
 
 
-def _start_session(user: User) -> None:
+def start_session(user: User) -> None:
     # A fresh session on every sign-in: nothing from before it (fixation) survives.
     flask.session.clear()
     flask.session.permanent = True
@@ -88,7 +88,9 @@ def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blu
     lockout = timedelta(minutes=settings.lockout_minutes)
 
     def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
-        return flask.render_template(template, csrf_token=csrf_token(), **context), status
+        oidc = settings.oidc_label if settings.oidc_issuer else ""
+        html = flask.render_template(template, csrf_token=csrf_token(), oidc=oidc, **context)
+        return html, status
 
     def too_many(_limit: RequestLimit) -> flask.Response:
         nxt = _safe_next(flask.request.values.get("next"))
@@ -122,7 +124,7 @@ def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blu
             # One message for every failure: it must not tell which names exist.
             msg = "Sign-in failed. After repeated failures an account is locked for a while."
             return page("login.html", 401, next=nxt, message=msg)
-        _start_session(result.user)
+        start_session(result.user)
         must_change = result.user.must_change_password
         return flask.redirect(flask.url_for("signin.password") if must_change else nxt)
 
@@ -154,7 +156,7 @@ def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blu
                     new=new,
                 )
             if problem is None:
-                _start_session(row)
+                start_session(row)
         if problem:
             return page("password.html", 400, username=viewer.username, message=problem)
         return flask.redirect("/")
@@ -184,3 +186,11 @@ def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blu
         )
 
     return bp
+
+
+def failed_page(message: str) -> tuple[str, int]:
+    """Return the sign-in page with ``message`` and status 401 (the OIDC routes' failures)."""
+    html = flask.render_template(
+        "login.html", csrf_token=csrf_token(), oidc="", next="/", message=message
+    )
+    return html, 401

@@ -133,7 +133,7 @@ def content_security_policy(dash_app: Dash, settings: Settings) -> str:
 
 def install(dash_app: Dash, settings: Settings) -> None:
     """Configure sessions, Flask-Login, the sign-in pages and the guards on ``dash_app``."""
-    from security import signin
+    from security import oidc, signin
 
     server = dash_app.server
     secure = settings.cookie_secure
@@ -165,6 +165,11 @@ def install(dash_app: Dash, settings: Settings) -> None:
 
     limiter = signin_limiter(server, settings)
     server.register_blueprint(signin.blueprint(settings, engine, limiter))
+    external = oidc.blueprint(server, settings, engine, signin.start_session, signin.failed_page)
+    if external is not None:
+        server.register_blueprint(external)
+        # The identity provider's routes answer without a session, limited like the form.
+        limiter.limit(f"{settings.signin_rate_per_minute}/minute")(external)
     idle_s = settings.session_idle_minutes * 60
     csp: dict[str, str] = {}
 
@@ -175,7 +180,7 @@ def install(dash_app: Dash, settings: Settings) -> None:
             return None  # API keys or Basic, checked by the API's own routes (not Dash's catch-all)
         if req.method in STATE_CHANGING and not same_origin():
             return flask.make_response(flask.jsonify(error="cross-origin request refused"), 403)
-        if req.endpoint in PUBLIC_ENDPOINTS:
+        if req.endpoint in PUBLIC_ENDPOINTS or req.endpoint in oidc.ENDPOINTS:
             return None
         user = flask_login.current_user
         if not user.is_authenticated:
