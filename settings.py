@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     # Shared state between processes (issue #8, #6): a Redis URL such as redis://127.0.0.1:6379/0
     # for the aggregate cache and the sign-in rate limit; unset means in-process only (one worker).
     redis_url: str | None = None
+    # Live watch desk (issue #8): seconds between checks of the data version (one indexed read),
+    # and how many of the newest events the feed lists.
+    live_poll_seconds: float = Field(default=5.0, gt=0)
+    live_feed_items: int = Field(default=20, ge=1, le=500)
 
     @field_validator("database_url")
     @classmethod

@@ -13,6 +13,9 @@ from datetime import date
 from typing import Final
 from urllib.parse import parse_qs, urlencode
 
+import pandas as pd
+
+from analytics.timebuckets import TimeWindow
 from layers.registry import LAYERS
 
 WINDOW_PRESETS: Final[tuple[str, ...]] = ("24h", "7d", "30d", "90d", "all")
@@ -131,3 +134,18 @@ def decode_view(query: str) -> UrlView:
         auto=auto,
         colour=colour if colour in COLOURS else None,
     )
+
+
+def local_days(window: TimeWindow, tz: str) -> tuple[date, date]:
+    """Return the first and last local day ``window`` touches (the end is exclusive).
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> w = TimeWindow(datetime(2023, 1, 1, 5, tzinfo=UTC), datetime(2023, 1, 8, 5, tzinfo=UTC))
+    >>> local_days(w, "America/New_York")
+    (datetime.date(2023, 1, 1), datetime.date(2023, 1, 7))
+    """
+    start = pd.Timestamp(window.start_at).tz_convert(tz)
+    end = (pd.Timestamp(window.end_at) - pd.Timedelta(microseconds=1)).tz_convert(tz)
+    return start.date(), max(start.date(), end.date())
