@@ -28,7 +28,11 @@ def live_bar() -> html.Div:
                 inputClassName="wf-check",
             ),
             dcc.RadioItems(
-                id=ids.THEME, options=THEME_OPTIONS, value="light", className="wf-inline"
+                id=ids.THEME,
+                options=THEME_OPTIONS,
+                value="light",
+                inline=True,
+                className="wf-inline",
             ),
             dcc.Checklist(
                 id=ids.WALL_MODE,

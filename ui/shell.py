@@ -113,6 +113,7 @@ def layout(settings: Settings, viewer: Viewer | None = None) -> html.Div:
                                 delay_show=400,
                             ),
                             mappanel.timeline(),
+                            live.alert_toast(),
                         ],
                     ),
                     mappanel.cell_panel(),
@@ -120,7 +121,6 @@ def layout(settings: Settings, viewer: Viewer | None = None) -> html.Div:
                 ],
             ),
             flags_queue.panel(),
-            live.alert_toast(),
             *mappanel.stores(),
             *live.stores(settings),
             html.Footer(
