@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     oidc_client_secret: str = ""
     oidc_username_claim: str = "preferred_username"
     oidc_label: str = "Sign in with your agency"
+    # Live watch desk (issue #8): seconds between checks of the data version (one indexed read),
+    # and how many of the newest events the feed lists.
+    live_poll_seconds: float = Field(default=5.0, gt=0)
+    live_feed_items: int = Field(default=20, ge=1, le=500)
 
     @field_validator("database_url")
     @classmethod

@@ -61,8 +61,10 @@
     return held.geometry;
   }
 
-  window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    watchfloor: {
+  // Merged into the namespace: other assets (watchfloor_live.js) add functions to it too.
+  var dc = window.dash_clientside || {};
+  window.dash_clientside = Object.assign({}, dc, {
+    watchfloor: Object.assign({}, dc.watchfloor, {
       /* Keep a relayout event only if it is a pan or zoom (it carries map.zoom). */
       mapView: function (relayout) {
         if (!relayout || relayout["map.zoom"] === undefined) {
@@ -90,6 +92,6 @@
         });
         return Object.assign({}, spec, { data: data });
       }
-    }
+    })
   });
 })();

@@ -23,9 +23,10 @@ from ui.flags_queue import detail_children, grid_rows
     Output(ids.FLAGS_GRID, "rowData"),
     Input(ids.FLAGS_VERSION, "data"),
     Input(ids.FLAGS_SHOW_ALL, "value"),
+    Input(ids.DATA_VERSION, "data"),
     prevent_initial_call=False,
 )
-def load_flag_rows(_version: int, show_all: list[str]) -> list[dict[str, Any]]:
+def load_flag_rows(_version: int, show_all: list[str], _data: Any) -> list[dict[str, Any]]:
     """Fill the queue: open, awake flags by priority (or every flag)."""
     every = "all" in (show_all or [])
     viewer = require(Capability.VIEW_MAP, _context.viewer())

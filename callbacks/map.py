@@ -100,6 +100,7 @@ def override_resolution(_res: int) -> list[str]:
     Input(ids.HEX_COLOUR, "value"),
     Input(ids.MAP_VIEW, "data"),
     Input(ids.FILTER_STORE, "data"),
+    Input(ids.DATA_VERSION, "data"),
     State(ids.GEOMETRY_STORE, "data"),
     prevent_initial_call=False,
 )
@@ -111,9 +112,12 @@ def update_map_figure(
     colour: str,
     relayout: Any,
     filter_data: Any,
+    _version: Any,
     geometry: Any,
 ) -> tuple[Any, ...]:
     """Redraw the map: the full figure when resolution, viewport or layers change, else values.
+
+    A new data version (live updates) redraws the same view with the new data.
 
     The figure goes to the map-spec store and the hexagon cells, when the browser lacks them,
     to the hex-cells store; ``assets/watchfloor_map.js`` builds the polygons and the figure.
@@ -152,8 +156,9 @@ def update_map_figure(
     )
     bbox = old_box if reuse else vp.padded(view_bbox)
     window = WindowState.from_store(window_data)
-    with session_scope(_context.engine()) as session:
-        if ctx.triggered_id != ids.MAP_VIEW:  # filters changed (not a pan or zoom): audit
+    refresh = ctx.triggered_id == ids.DATA_VERSION  # new data, same view: nothing to audit
+    with session_scope(_context.engine(), readonly=refresh) as session:
+        if ctx.triggered_id not in (ids.MAP_VIEW, ids.DATA_VERSION):  # filters changed: audit
             record(
                 session=session,
                 viewer=viewer,
@@ -244,9 +249,10 @@ def _screen_filters(
     Output(ids.TIMELINE_GRAPH, "figure"),
     Input(ids.WINDOW_STORE, "data"),
     Input(ids.FILTER_STORE, "data"),
+    Input(ids.DATA_VERSION, "data"),
     prevent_initial_call=False,
 )
-def update_timeline(window_data: Any, filter_data: Any) -> dict[str, Any]:
+def update_timeline(window_data: Any, filter_data: Any, _version: Any) -> dict[str, Any]:
     """Redraw the timeline (events per local day) with the window shaded."""
     require(Capability.VIEW_MAP, _context.viewer())
     tz = _context.app_settings().timezone

@@ -70,6 +70,20 @@ def _on_sqlite_connect(spatialite_path: str) -> Any:
     return connect
 
 
+READONLY_OPTION = "watchfloor_readonly"
+
+
+def _begin_sqlite(conn: Any) -> None:
+    # Nearly every transaction writes (an audit entry at least). A deferred BEGIN reads first and
+    # upgrades to a writer later; in WAL mode that upgrade fails at once with "database is
+    # locked" (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not wait for) when another writer
+    # committed in between, e.g. a partner API POST while the dashboard reads. BEGIN IMMEDIATE
+    # takes the write lock first, waiting up to busy_timeout. Read-only scopes stay deferred so
+    # they never queue behind a long import.
+    readonly = conn.get_execution_options().get(READONLY_OPTION, False)
+    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, *, spatialite_path: str = "mod_spatialite", **kwargs: Any) -> Engine:
     """Create an engine for a SpatiaLite file or a PostGIS database.
 
@@ -96,7 +110,7 @@ def make_engine(url: str, *, spatialite_path: str = "mod_spatialite", **kwargs: 
         event.listen(engine, "connect", _on_sqlite_connect(spatialite_path))
         # The driver's own transaction handling defers BEGIN past DDL and SELECTs; SQLAlchemy's
         # documented recipe lets it issue BEGIN itself so every batch is one atomic transaction.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     if sa_url.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
@@ -127,13 +141,27 @@ def _sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+@lru_cache(maxsize=8)
+def _readonly_engine(engine: Engine) -> Engine:
+    return engine.execution_options(**{READONLY_OPTION: True})
+
+
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
+def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
     """Open a session that commits on success and rolls back on any error.
 
     The edge (a callback, a CLI command, an ingest job) owns the session; nothing below commits.
+
+    Parameters
+    ----------
+    engine
+        The engine.
+    readonly
+        The scope only reads: on SQLite its transaction is a deferred ``BEGIN`` (no write lock,
+        never waits for a writer in WAL mode); every other scope starts with ``BEGIN IMMEDIATE``.
+        PostgreSQL ignores it.
     """
-    session = _sessionmaker(engine)()
+    session = _sessionmaker(_readonly_engine(engine) if readonly else engine)()
     try:
         yield session
         session.commit()

@@ -8,7 +8,7 @@ from layers.registry import DEFAULT_VISIBLE, LAYERS
 from security.capabilities import Capability, can
 from security.roles import Viewer
 from settings import Settings
-from ui import filters, flags_queue, ids, mappanel, upload
+from ui import filters, flags_queue, ids, live, mappanel, upload
 
 WINDOW_OPTIONS = [
     {"label": "Last 24 h", "value": "24h"},
@@ -84,6 +84,7 @@ def _user_menu(viewer: Viewer | None) -> html.Div:
 def layout(settings: Settings, viewer: Viewer | None = None) -> html.Div:
     """Return the whole page for ``settings``, with ``viewer``'s name and a sign-out button."""
     return html.Div(
+        id=ids.SHELL,
         className="wf-shell",
         children=[
             html.Div(id=ids.MARKING_BANNER, className="wf-marking"),
@@ -93,6 +94,7 @@ def layout(settings: Settings, viewer: Viewer | None = None) -> html.Div:
                     html.H1("Watchfloor"),
                     html.Span("Situational awareness · fusion center", className="wf-sub"),
                     html.Span(id=ids.DATA_THROUGH, className="wf-data-through"),
+                    live.live_bar(),
                     _user_menu(viewer),
                 ],
             ),
@@ -114,14 +116,17 @@ def layout(settings: Settings, viewer: Viewer | None = None) -> html.Div:
                                 delay_show=400,
                             ),
                             mappanel.timeline(),
+                            live.alert_toast(),
                         ],
                     ),
                     mappanel.cell_panel(),
+                    live.feed_panel(),
                 ],
             ),
             filters.area_summary(),
             flags_queue.panel(),
             *mappanel.stores(),
+            *live.stores(settings),
             html.Footer(
                 className="wf-footer",
                 children=[

@@ -5,6 +5,7 @@ from store.models.area import Area
 from store.models.batch import IngestBatch, QuarantinedRow
 from store.models.event import Event, EventRevision
 from store.models.flag import Flag, FlagHistory
+from store.models.prefs import UserPrefs
 from store.models.site import Site
 from store.models.user import AuditEntry, User
 from store.models.version import DataVersion
@@ -22,4 +23,5 @@ __all__ = [
     "QuarantinedRow",
     "Site",
     "User",
+    "UserPrefs",
 ]

@@ -44,6 +44,13 @@ CALLBACK_CAPABILITY = {
     # The links only carry the screen state; the routes themselves require EXPORT.
     "export-link.href": Capability.VIEW_MAP,
     "area-summary.children": Capability.VIEW_MAP,
+    # Live watch desk (issue #8).
+    "data-version.data": Capability.VIEW_MAP,
+    "theme.value": Capability.VIEW_MAP,
+    "feed-list.children": Capability.VIEW_MAP,
+    "alert-toast.hidden": Capability.VIEW_MAP,
+    "view-query.data": Capability.VIEW_MAP,
+    "layer-toggles.value": Capability.VIEW_MAP,
 }
 # Routes that change state (POST only); they are checked with a same-origin POST.
 POST_ONLY = {"/logout", "/_dash-update-component", "/api/v1/events"}
@@ -100,7 +107,14 @@ def _get(client: FlaskClient, url: str, headers: dict[str, str] | None = None) -
 
 # Clientside callbacks run in the browser on data the server callbacks above already checked;
 # they never reach /_dash-update-component. Listed so a new one is a deliberate choice.
-CLIENTSIDE = {"map-graph.figure", "map-view.data"}
+CLIENTSIDE = {
+    "map-graph.figure",
+    "map-view.data",
+    "live-interval.disabled",
+    "wf-shell.className",
+    "alert-sound-sink.data",
+    "view-url-sink.data",
+}
 
 
 def _callbacks(client: FlaskClient) -> list[dict[str, Any]]:

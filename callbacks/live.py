@@ -1,0 +1,270 @@
+"""Live watch desk: the change signal, the feed, flag alerts, preferences and the view URL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import dash
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    no_update,
+)
+from dash.exceptions import PreventUpdate
+
+from callbacks import _context
+from callbacks._state import WindowState
+from security.audit import record
+from security.capabilities import Capability, require
+from store.engine import session_scope
+from store.queries.feed import data_version, feed_items, flag_alerts, newest_event_id, unseen_count
+from store.user_prefs import load_prefs, save_prefs
+from ui import ids, live, viewurl
+
+ALERT_SOUND = "alert.wav"
+
+
+@callback(
+    Output(ids.DATA_VERSION, "data"),
+    Input(ids.LIVE_INTERVAL, "n_intervals"),
+    State(ids.DATA_VERSION, "data"),
+    prevent_initial_call=False,
+)
+def poll_data_version(_tick: Any, current: str | None) -> Any:
+    """Read the data version (one indexed read); the map, timeline and feed redraw on a change."""
+    require(Capability.VIEW_MAP, _context.viewer())
+    with session_scope(_context.engine(), readonly=True) as session:
+        version = data_version(session=session)
+    return no_update if version == current else version
+
+
+# Pausing stops the poll in the browser: nothing redraws until it is switched back on.
+clientside_callback(
+    ClientsideFunction(namespace="watchfloor", function_name="pauseLive"),
+    Output(ids.LIVE_INTERVAL, "disabled"),
+    Input(ids.LIVE_PAUSE, "value"),
+)
+
+
+@callback(
+    Output(ids.THEME, "value"),
+    Output(ids.WALL_MODE, "value"),
+    Output(ids.SOUND, "value"),
+    Input(ids.THEME, "value"),
+    Input(ids.WALL_MODE, "value"),
+    Input(ids.SOUND, "value"),
+    prevent_initial_call=False,
+)
+def sync_prefs(theme: str | None, wall: list[str] | None, sound: list[str] | None) -> Any:
+    """On load, show the user's kept theme, wall mode and sound; on a change, keep it."""
+    viewer = require(Capability.VIEW_MAP, _context.viewer())
+    with session_scope(_context.engine()) as session:
+        if ctx.triggered_id is None:
+            prefs = load_prefs(session=session, username=viewer.username) or save_prefs(
+                session=session,
+                username=viewer.username,
+                # A first visit starts with nothing "new": the count is of what arrives after.
+                feed_seen_id=newest_event_id(session=session, viewer=viewer),
+            )
+            return prefs.theme, ["on"] if prefs.wall_mode else [], ["on"] if prefs.sound else []
+        save_prefs(
+            session=session,
+            username=viewer.username,
+            theme=theme,
+            wall_mode=bool(wall),
+            sound=bool(sound),
+        )
+    return no_update, no_update, no_update
+
+
+# Theme and wall mode are CSS classes on the page (assets/watchfloor.css).
+clientside_callback(
+    ClientsideFunction(namespace="watchfloor", function_name="shellClass"),
+    Output(ids.SHELL, "className"),
+    Input(ids.THEME, "value"),
+    Input(ids.WALL_MODE, "value"),
+)
+
+
+@callback(
+    Output(ids.FEED_LIST, "children"),
+    Output(ids.FEED_COUNT, "children"),
+    Output(ids.FEED_STATE, "data"),
+    Input(ids.DATA_VERSION, "data"),
+    Input(ids.FEED_ACK, "n_clicks"),
+    State(ids.FEED_STATE, "data"),
+    prevent_initial_call=False,
+)
+def update_feed(_version: Any, _ack: Any, state: dict[str, Any] | None) -> tuple[Any, ...]:
+    """List the newest visible events and count those stored since the user last looked.
+
+    The first draw and every acknowledgement are audited (``feed.view``); refreshes driven by
+    the data version are not, or every open dashboard would write an entry per new report.
+    """
+    settings = _context.app_settings()
+    viewer = require(Capability.VIEW_MAP, _context.viewer())
+    trigger = ctx.triggered_id
+    with session_scope(_context.engine(), readonly=trigger == ids.DATA_VERSION) as session:
+        if trigger == ids.FEED_ACK:
+            shown = int((state or {}).get("newest") or 0)
+            save_prefs(session=session, username=viewer.username, feed_seen_id=shown)
+        items = feed_items(session=session, viewer=viewer, limit=settings.live_feed_items)
+        prefs = load_prefs(session=session, username=viewer.username)
+        seen = prefs.feed_seen_id if prefs else (items[0].id if items else 0)
+        count = unseen_count(session=session, viewer=viewer, after_id=seen)
+        if trigger != ids.DATA_VERSION:
+            record(
+                session=session, viewer=viewer, action="feed.view", details={"items": len(items)}
+            )
+    newest = items[0].id if items else 0
+    return (
+        live.feed_children(items, seen, settings.timezone),
+        live.unseen_text(count),
+        {"newest": newest},
+    )
+
+
+@callback(
+    Output(ids.ALERT_TOAST, "hidden"),
+    Output(ids.ALERT_TEXT, "children"),
+    Output(ids.FLAG_BADGE, "children"),
+    Output(ids.FLAG_BADGE, "hidden"),
+    Output(ids.ALERT_STORE, "data"),
+    Input(ids.DATA_VERSION, "data"),
+    Input(ids.ALERT_ACK, "n_clicks"),
+    State(ids.ALERT_STORE, "data"),
+    State(ids.SOUND, "value"),
+    prevent_initial_call=False,
+)
+def update_flag_alerts(
+    _version: Any, _ack: Any, shown: dict[str, Any] | None, sound: list[str] | None
+) -> tuple[Any, ...]:
+    """Show new or escalated flags until acknowledged; acknowledging covers what was shown."""
+    viewer = require(Capability.VIEW_MAP, _context.viewer())
+    shown = shown or {}
+    acking = ctx.triggered_id == ids.ALERT_ACK and bool(shown.get("upto"))
+    with session_scope(_context.engine(), readonly=not acking) as session:
+        if acking:
+            save_prefs(
+                session=session,
+                username=viewer.username,
+                flags_seen_at=datetime.fromisoformat(shown["upto"]),
+            )
+            record(
+                session=session,
+                viewer=viewer,
+                action="flag.alert.ack",
+                details={"flags": shown.get("ids", [])},
+            )
+        prefs = load_prefs(session=session, username=viewer.username)
+        alerts = flag_alerts(
+            session=session, viewer=viewer, since=prefs.flags_seen_at if prefs else None
+        )
+    alert_ids = [a.id for a in alerts]
+    fresh = set(alert_ids) - set(shown.get("ids") or [])
+    store = {
+        "ids": alert_ids,
+        "upto": max(a.last_detected_at for a in alerts).isoformat() if alerts else None,
+        "play": dash.get_asset_url(ALERT_SOUND) if fresh and sound else None,
+    }
+    badge = f"⚑ {len(alerts)}" if alerts else ""
+    return not alerts, live.alert_children(alerts), badge, not alerts, store
+
+
+# The alert sound plays in the browser (when switched on and a new flag came in).
+clientside_callback(
+    ClientsideFunction(namespace="watchfloor", function_name="alertSound"),
+    Output(ids.ALERT_SOUND_SINK, "data"),
+    Input(ids.ALERT_STORE, "data"),
+    prevent_initial_call=True,
+)
+
+
+@callback(
+    Output(ids.VIEW_QUERY, "data"),
+    Input(ids.GEOMETRY_STORE, "data"),
+    Input(ids.WINDOW_STORE, "data"),
+    Input(ids.LAYER_TOGGLES, "value"),
+    Input(ids.HEX_RES, "value"),
+    Input(ids.HEX_RES_AUTO, "value"),
+    Input(ids.HEX_COLOUR, "value"),
+    prevent_initial_call=True,
+)
+def encode_view_url(
+    geometry: dict[str, Any] | None,
+    window_data: Any,
+    visible: list[str] | None,
+    res: int | None,
+    auto: list[str] | None,
+    colour: str | None,
+) -> str:
+    """Write the current view as a URL query (the browser puts it in the address bar)."""
+    require(Capability.VIEW_MAP, _context.viewer())
+    tz = _context.app_settings().timezone
+    geometry = geometry or {}
+    center = geometry.get("center") or (None, None)
+    window = WindowState.from_store(window_data)
+    start, end = viewurl.local_days(window.custom, tz) if window.custom else (None, None)
+    view = viewurl.UrlView(
+        lat=center[0],
+        lon=center[1],
+        zoom=geometry.get("zoom"),
+        preset=window.preset,
+        start=start,
+        end=end,
+        layers=tuple(visible) if visible is not None else None,
+        res=int(res) if res is not None else None,
+        auto=bool(auto),
+        colour=colour,
+    )
+    return viewurl.encode_view(view)
+
+
+# history.replaceState: the address bar follows the view without adding history entries.
+clientside_callback(
+    ClientsideFunction(namespace="watchfloor", function_name="replaceUrl"),
+    Output(ids.VIEW_URL_SINK, "data"),
+    Input(ids.VIEW_QUERY, "data"),
+    prevent_initial_call=True,
+)
+
+
+@callback(
+    Output(ids.LAYER_TOGGLES, "value"),
+    Output(ids.WINDOW_PRESET, "value"),
+    Output(ids.CUSTOM_RANGE, "start_date"),
+    Output(ids.CUSTOM_RANGE, "end_date"),
+    Output(ids.HEX_RES, "value"),
+    Output(ids.HEX_RES_AUTO, "value", allow_duplicate=True),
+    Output(ids.HEX_COLOUR, "value"),
+    Output(ids.MAP_VIEW, "data", allow_duplicate=True),
+    Input(ids.URL, "search"),
+    prevent_initial_call="initial_duplicate",
+)
+def restore_view(search: str | None) -> tuple[Any, ...]:
+    """Open the view a link holds (once, on load); what it does not give keeps its default."""
+    require(Capability.VIEW_MAP, _context.viewer())
+    view = viewurl.decode_view(search or "")
+    if view == viewurl.UrlView():
+        raise PreventUpdate
+    keep = no_update
+    map_view: Any = keep
+    if view.lat is not None and view.lon is not None:
+        zoom = view.zoom if view.zoom is not None else _context.map_config().zoom
+        map_view = {"map.zoom": zoom, "map.center": {"lat": view.lat, "lon": view.lon}}
+    return (
+        list(view.layers) if view.layers is not None else keep,
+        view.preset if view.preset is not None else keep,
+        view.start.isoformat() if view.start else keep,
+        view.end.isoformat() if view.end else keep,
+        view.res if view.res is not None else keep,  # a manual resolution switches auto off
+        ["auto"] if view.auto else ([] if view.res is not None else keep),
+        view.colour if view.colour is not None else keep,
+        map_view,
+    )

@@ -1,0 +1,164 @@
+"""Reads of the live watch desk: the data version, the newest events and the flag alerts.
+
+Every read goes through the visibility filter; the data version is the one exception, as it
+says only *that* something changed (a random token), never what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from security.roles import Viewer
+from security.visibility import visible_clause
+from store.models import DataVersion, Event, Flag, Site
+
+VERSIONED = ("events", "flags")
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One event of the feed: what a watch officer scans (no description)."""
+
+    id: int
+    occurred_at: datetime
+    kind: str
+    category: str
+    place: str
+    source_agency: str
+    handling: str
+
+
+@dataclass(frozen=True)
+class FlagAlert:
+    """A flag that is new or escalated (more events, or reopened) since the user last looked."""
+
+    id: int
+    escalated: bool
+    priority: float
+    observed: int
+    site_name: str
+    last_detected_at: datetime
+
+
+def data_version(*, session: Session) -> str:
+    """Return ``"<events token>.<flags token>"``: it changes whenever an event or flag does.
+
+    Notes
+    -----
+    One primary-key read of a two-row table; the tokens are replaced by database triggers
+    (migrations ``i4_data_versions`` and ``i8_user_prefs``).
+    """
+    rows = dict(
+        session.execute(
+            select(DataVersion.name, DataVersion.token).where(DataVersion.name.in_(VERSIONED))
+        ).all()
+    )
+    return ".".join(str(rows.get(name, "")) for name in VERSIONED)
+
+
+def _place(location_text: str | None, lat: float, lon: float) -> str:
+    return (
+        location_text.strip()
+        if location_text and location_text.strip()
+        else f"{lat:.4f}, {lon:.4f}"
+    )
+
+
+def feed_items(*, session: Session, viewer: Viewer, limit: int) -> list[FeedItem]:
+    """Return the ``limit`` newest events ``viewer`` may see, newest (last stored) first.
+
+    Parameters
+    ----------
+    session
+        The session.
+    viewer
+        Who is asking.
+    limit
+        How many items at most.
+    """
+    stmt = (
+        select(
+            Event.id,
+            Event.occurred_at,
+            Event.kind,
+            Event.category,
+            Event.location_text,
+            Event.lat,
+            Event.lon,
+            Event.source_agency,
+            Event.handling,
+        )
+        .where(visible_clause(viewer, Event))
+        .order_by(Event.id.desc())
+        .limit(max(0, limit))
+    )
+    return [
+        FeedItem(
+            id=r.id,
+            occurred_at=r.occurred_at,
+            kind=r.kind,
+            category=r.category,
+            place=_place(r.location_text, r.lat, r.lon),
+            source_agency=r.source_agency,
+            handling=r.handling,
+        )
+        for r in session.execute(stmt)
+    ]
+
+
+def newest_event_id(*, session: Session, viewer: Viewer) -> int:
+    """Return the id of the newest event ``viewer`` may see (0 when there is none)."""
+    stmt = select(func.max(Event.id)).where(visible_clause(viewer, Event))
+    return int(session.execute(stmt).scalar_one() or 0)
+
+
+def unseen_count(*, session: Session, viewer: Viewer, after_id: int) -> int:
+    """Return how many events ``viewer`` may see were stored after event ``after_id``."""
+    stmt = (
+        select(func.count())
+        .select_from(Event)
+        .where(Event.id > after_id, visible_clause(viewer, Event))
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def flag_alerts(
+    *, session: Session, viewer: Viewer, since: datetime | None, limit: int = 20
+) -> list[FlagAlert]:
+    """Return the open flags ``viewer`` may see that detection created or escalated after ``since``.
+
+    A flag is escalated when detection added events to it or reopened it (both move
+    ``last_detected_at``); analysts' follow-up actions do not raise alerts. ``since=None``
+    (a user who never acknowledged) returns every open flag. Most recent first.
+    """
+    stmt = (
+        select(
+            Flag.id,
+            Flag.first_detected_at,
+            Flag.last_detected_at,
+            Flag.priority,
+            Flag.observed,
+            Site.name,
+        )
+        .outerjoin(Site, Site.id == Flag.nearest_site_id)
+        .where(Flag.status != "closed", visible_clause(viewer, Flag))
+        .order_by(Flag.last_detected_at.desc(), Flag.id.desc())
+        .limit(limit)
+    )
+    if since is not None:
+        stmt = stmt.where(Flag.last_detected_at > since)
+    return [
+        FlagAlert(
+            id=r.id,
+            escalated=r.last_detected_at > r.first_detected_at,
+            priority=r.priority,
+            observed=r.observed,
+            site_name=r.name or "",
+            last_detected_at=r.last_detected_at,
+        )
+        for r in session.execute(stmt)
+    ]

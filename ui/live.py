@@ -1,0 +1,145 @@
+"""Layout factories of the live watch desk: live bar, feed, flag alert toast, stores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from dash import dcc, html
+
+from settings import Settings
+from store.queries.feed import FeedItem, FlagAlert
+from ui import ids
+
+THEME_OPTIONS = [{"label": "Light", "value": "light"}, {"label": "Dark", "value": "dark"}]
+
+
+def live_bar() -> html.Div:
+    """Return the header controls: flag badge, pause, theme, wall mode and sound."""
+    return html.Div(
+        className="wf-live-bar",
+        children=[
+            html.Span(id=ids.FLAG_BADGE, className="wf-badge", hidden=True),
+            dcc.Checklist(
+                id=ids.LIVE_PAUSE,
+                options=[{"label": "Pause live", "value": "paused"}],
+                value=[],
+                className="wf-inline",
+                inputClassName="wf-check",
+            ),
+            dcc.RadioItems(
+                id=ids.THEME,
+                options=THEME_OPTIONS,
+                value="light",
+                inline=True,
+                className="wf-inline",
+            ),
+            dcc.Checklist(
+                id=ids.WALL_MODE,
+                options=[{"label": "Wall", "value": "on"}],
+                value=[],
+                className="wf-inline",
+                inputClassName="wf-check",
+            ),
+            dcc.Checklist(
+                id=ids.SOUND,
+                options=[{"label": "Sound", "value": "on"}],
+                value=[],
+                className="wf-inline",
+                inputClassName="wf-check",
+            ),
+        ],
+    )
+
+
+def feed_panel() -> html.Aside:
+    """Return the feed of the newest reports with its "since you last looked" count."""
+    return html.Aside(
+        className="wf-feed",
+        children=[
+            html.H2("Newest reports"),
+            html.Div(
+                className="wf-feed-head",
+                children=[
+                    html.Span(id=ids.FEED_COUNT, className="wf-feed-count"),
+                    html.Button(
+                        "Mark seen", id=ids.FEED_ACK, n_clicks=0, className="wf-button-small"
+                    ),
+                ],
+            ),
+            html.Ol(id=ids.FEED_LIST, className="wf-feed-list"),
+        ],
+    )
+
+
+def alert_toast() -> html.Div:
+    """Return the flag alert: shown until the user acknowledges it."""
+    return html.Div(
+        id=ids.ALERT_TOAST,
+        className="wf-toast",
+        role="alert",
+        hidden=True,
+        children=[
+            html.Div(id=ids.ALERT_TEXT),
+            html.Button("Acknowledge", id=ids.ALERT_ACK, n_clicks=0, className="wf-button"),
+        ],
+    )
+
+
+def stores(settings: Settings) -> list[object]:
+    """Return the live desk's stores, its poll interval and the URL location."""
+    return [
+        dcc.Location(id=ids.URL, refresh=False),
+        dcc.Interval(id=ids.LIVE_INTERVAL, interval=int(settings.live_poll_seconds * 1000)),
+        dcc.Store(id=ids.DATA_VERSION, storage_type="memory"),
+        dcc.Store(id=ids.FEED_STATE, storage_type="memory"),
+        dcc.Store(id=ids.ALERT_STORE, storage_type="memory"),
+        dcc.Store(id=ids.ALERT_SOUND_SINK, storage_type="memory"),
+        dcc.Store(id=ids.VIEW_QUERY, storage_type="memory"),
+        dcc.Store(id=ids.VIEW_URL_SINK, storage_type="memory"),
+    ]
+
+
+def feed_children(items: Sequence[FeedItem], seen_id: int, tz: str) -> list[html.Li]:
+    """Return one line per feed item (time, category, place, source); unseen ones marked."""
+    out = []
+    for item in items:
+        when = pd.Timestamp(item.occurred_at).tz_convert(tz).strftime("%m-%d %H:%M")
+        out.append(
+            html.Li(
+                className=f"wf-feed-item wf-kind-{item.kind}"
+                + (" wf-unseen" if item.id > seen_id else ""),
+                **{"data-id": str(item.id)},
+                children=[
+                    html.Span(when, className="wf-feed-time"),
+                    html.B(item.category),
+                    html.Span(item.place, className="wf-feed-place"),
+                    html.Span(f"{item.source_agency} · {item.handling}", className="wf-feed-src"),
+                ],
+            )
+        )
+    return out
+
+
+def unseen_text(count: int) -> str:
+    """Return the "since you last looked" line."""
+    return (
+        "Nothing new since you last looked"
+        if count == 0
+        else f"{count:,} new since you last looked"
+    )
+
+
+def alert_children(alerts: Sequence[FlagAlert]) -> list[object]:
+    """Return the toast's text: one line per new or escalated flag."""
+    if not alerts:
+        return []
+    lines = [
+        html.Li(
+            f"Flag {a.id} {'escalated' if a.escalated else 'new'}: {a.observed} events"
+            + (f" near {a.site_name}" if a.site_name else "")
+            + f" (priority {a.priority:.1f})"
+        )
+        for a in alerts
+    ]
+    return [html.B(f"{len(alerts)} flag alert{'s' if len(alerts) != 1 else ''}"), html.Ul(lines)]
