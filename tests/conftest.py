@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check results, never speed: no per-example deadline (a loaded CI machine would
+# otherwise fail them on time alone). Speed is measured in bench/.
+hypothesis_settings.register_profile("watchfloor", deadline=None)
+hypothesis_settings.load_profile("watchfloor")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
