@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,8 +43,19 @@ def _count(driver: webdriver.Chrome, layer: str) -> int:
     return int(driver.find_element(By.ID, f"summary-count-{layer}").text.replace(",", ""))
 
 
+def _audited(db: Path, username: str) -> list[str]:
+    """The audit actions of ``username`` since their last sign-in, oldest first."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT action FROM audit_log WHERE username = ? AND id >= "
+            "(SELECT max(id) FROM audit_log WHERE username = ? AND action = 'signin') ORDER BY id",
+            (username, username),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
 def test_exp001_county_export_and_briefing_download(
-    analyst_browser: webdriver.Chrome, live_app: str, downloads: Path
+    analyst_browser: webdriver.Chrome, live_app: str, live_db: Path, downloads: Path
 ) -> None:
     d = analyst_browser
     open_dashboard(d, live_app, username="demo-analyst")
@@ -78,3 +90,11 @@ def test_exp001_county_export_and_briefing_download(
     # The briefing counts what the map counted for the same screen.
     assert f"Events: {suspicious + incidents}" in text
     assert not [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    # One "map filters applied" entry for the first screen and one for the county: no more.
+    assert _audited(live_db, "demo-analyst") == [
+        "signin",
+        "map.filter",
+        "map.filter",
+        "export",
+        "briefing",
+    ]

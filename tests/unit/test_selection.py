@@ -191,3 +191,14 @@ def test_area_layer_draws_outlines_with_names_and_storm_times() -> None:
     assert trace["lon"].count(None) == 2 and len(trace["lon"]) == 12
     assert trace["customdata"][0] == ["Bob &lt;1991&gt;", "hurricane", "1991-08-16 to 1991-08-29"]
     assert layer.to_traces(frame.iloc[:0], request=request) == []
+
+
+def test_area_from_option_reads_wkt_and_refuses_the_rest() -> None:
+    from layers.selection import area_from_option
+
+    wkt = "wkt:POLYGON((-71.1 42.3, -71 42.3, -71 42.4, -71.1 42.3))"
+    shape, name = area_from_option(wkt, session=None, viewer=None)  # type: ignore[arg-type]
+    assert name == "polygon" and shape.bounds == (-71.1, 42.3, -71.0, 42.4)
+    for bad in ("wkt:garbage", "wkt:POINT(0 0)", "county:Suffolk"):
+        with pytest.raises(SelectionError):
+            area_from_option(bad, session=None, viewer=None)  # type: ignore[arg-type]
