@@ -656,9 +656,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         sys.stderr.write(f"error: invalid configuration:\n{exc}\n")
         return 2
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s:%(lineno)d %(message)s"
-    )
+    from ops.logs import configure_logging
+
+    configure_logging(level, get_settings().log_format)
     func: Callable[[argparse.Namespace], int] = args.func
     from jobs.detection import enable_detection_after_ingest
 

@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     # Shared state between processes (issue #8, #6): a Redis URL such as redis://127.0.0.1:6379/0
     # for the aggregate cache and the sign-in rate limit; unset means in-process only (one worker).
     redis_url: str | None = None
+    # Production profile (issue #8): gunicorn worker processes and threads per worker (read by
+    # gunicorn.conf.py), log lines as JSON objects or text, and the shared aggregate cache:
+    # entries kept in-process (without Redis) and how long a Redis entry lives.
+    workers: int = Field(default=4, ge=1)
+    threads: int = Field(default=4, ge=1)
+    log_format: Literal["text", "json"] = "text"
+    cache_max_entries: int = Field(default=256, ge=0)
+    cache_ttl_s: int = Field(default=600, ge=1)
 
     @field_validator("database_url")
     @classmethod

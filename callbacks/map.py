@@ -168,6 +168,7 @@ def update_map_figure(
             colour=colour_now,
             viewport=bbox,
             with_geometry=False,
+            cache=_context.cache(),
         )
     payload = map_payload(view, values_only=reuse, held_digest=geometry.get("digest"))
     marking = summary.marking_text(view.marking)
@@ -228,7 +229,9 @@ def update_timeline(window_data: Any) -> dict[str, Any]:
         window, _ = resolve_window(
             session=session, viewer=viewer, preset=state.preset, custom=state.custom, tz=tz
         )
-        frame = timeline_frame(session=session, viewer=viewer, filters=EventFilter(), tz=tz)
+        frame = timeline_frame(
+            session=session, viewer=viewer, filters=EventFilter(), tz=tz, cache=_context.cache()
+        )
     return timeline_figure(frame, window, tz)
 
 

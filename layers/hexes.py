@@ -41,6 +41,8 @@ def cells_geojson(cells: np.ndarray) -> dict[str, Any]:
     -----
     Coordinates are EPSG:4326 lon/lat, rounded to 5 decimals (about 1 m) to keep payloads small.
     """
+    if len(cells) == 0:  # an empty viewport: np.split would make one ring for no cell
+        return {"type": "FeatureCollection", "features": []}
     polys = cells_to_polygons(cells)
     coords = np.round(shapely.get_coordinates(polys), 5)
     offsets = np.cumsum(shapely.get_num_coordinates(polys))[:-1]

@@ -35,7 +35,7 @@ from store.engine import get_engine
 
 logger = logging.getLogger(__name__)
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_ENDPOINTS = frozenset({"signin.login", "signin.static", "healthz"})
+PUBLIC_ENDPOINTS = frozenset({"signin.login", "signin.static", "healthz", "livez", "readyz"})
 # Paths whose answers are static code or styles: cacheable; everything else is no-store, so the
 # back button after sign-out asks the server again (and gets the sign-in page).
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/signin-static/")

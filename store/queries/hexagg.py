@@ -298,3 +298,14 @@ def visible_caveats(*, session: Session, viewer: Viewer, filters: EventFilter) -
     lo, hi, mask = select_rows(cols, viewer, filters)
     present = np.unique(cols.handling[lo:hi][mask])
     return sorted(cols.handlings[int(code)] for code in present)
+
+
+def visible_count(*, session: Session, viewer: Viewer, filters: EventFilter) -> int:
+    """Return how many visible events match ``filters`` (from the columnar cache, no SQL scan).
+
+    The map asks this before the point query: a layer with more events in view than its budget
+    draws no points, so the (costlier) SQL point query is skipped.
+    """
+    cols = event_columns(session=session)
+    _, _, mask = select_rows(cols, viewer, filters)
+    return int(np.count_nonzero(mask))
