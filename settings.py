@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def secret_key_is_placeholder(self) -> bool:
+        """Whether no real secret key is configured."""
+        return self.secret_key in ("", PLACEHOLDER_SECRET)
+
+    @property
     def is_sqlite(self) -> bool:
         """Whether the store is the embedded SQLite + SpatiaLite file."""
         return self.database_url.startswith("sqlite")
