@@ -57,9 +57,11 @@ db-upgrade: install ## migrate the configured database to the newest schema
 seed-demo: install ## load the demo kit into the configured database (idempotent)
 	$(PY) manage.py seed-demo
 
-bench: install-dev ## run the benchmarks in bench/ (figures printed and in var/bench/latest.json)
+bench: install-dev ## run the benchmarks in bench/ (figures printed and in var/bench/latest.json); ARGS=load: the load test
 	@url="$$(scripts/ensure_postgis.sh)" || url=""; \
-	WATCHFLOOR_BENCH_POSTGIS_URL="$${WATCHFLOOR_BENCH_POSTGIS_URL:-$$url}" $(PY) -m bench $(ARGS)
+	redis="$$(scripts/ensure_redis.sh)" && redis="$${redis%/*}/14" || redis=""; \
+	WATCHFLOOR_BENCH_POSTGIS_URL="$${WATCHFLOOR_BENCH_POSTGIS_URL:-$$url}" \
+	WATCHFLOOR_BENCH_REDIS_URL="$${WATCHFLOOR_BENCH_REDIS_URL:-$$redis}" $(PY) -m bench $(ARGS)
 
 screenshot: install-dev ## render docs/screenshot.png from a fresh demo database
 	$(PY) scripts/screenshot.py docs/screenshot.png

@@ -63,7 +63,8 @@ def cells_geojson(cells: np.ndarray) -> dict[str, Any]:
 def _aligned(cells: npt.NDArray[np.int64], frame: pd.DataFrame, column: str) -> npt.NDArray[Any]:
     """Values of ``frame[column]`` in the order of ``cells`` (NaN where a cell has none)."""
     out = np.full(len(cells), np.nan)
-    if len(frame) and len(cells):
+    # No trailing columns when the window is "all" (the "change" colouring has no baseline).
+    if len(frame) and len(cells) and column in frame:
         pos = np.searchsorted(cells, frame["cell"].to_numpy(np.int64))
         pos_c = np.minimum(pos, len(cells) - 1)
         ok = cells[pos_c] == frame["cell"].to_numpy(np.int64)
