@@ -282,22 +282,26 @@ def _probe(
         # A longitude no other event has: its shortest repr marks the point in the answer.
         lon = round(PROBE[1] + n * 1e-6 + 3e-7, 7)
         marker = repr(lon)
-        resp = requests.post(
-            f"{base}/api/v1/events",
-            data=json.dumps(
-                [
-                    {
-                        "id": f"probe-{uuid.uuid4().hex}",
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                        "lat": PROBE[0],
-                        "lon": lon,
-                        "category": "SURVL",
-                    }
-                ]
-            ),
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-            timeout=60,
-        )
+        try:
+            resp = requests.post(
+                f"{base}/api/v1/events",
+                data=json.dumps(
+                    [
+                        {
+                            "id": f"probe-{uuid.uuid4().hex}",
+                            "occurred_at": datetime.now(UTC).isoformat(),
+                            "lat": PROBE[0],
+                            "lon": lon,
+                            "category": "SURVL",
+                        }
+                    ]
+                ),
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+                timeout=60,
+            )
+        except requests.RequestException as exc:
+            stats.add("probe", 0, type(exc).__name__)
+            continue
         if resp.status_code != 201:
             stats.add("probe", 0, f"HTTP {resp.status_code}")
             continue
@@ -311,7 +315,11 @@ def _probe(
         )
         body = _body(map_cb, values, ["window-store.data"])
         while not stop.is_set():
-            r = http.post(f"{base}/_dash-update-component", json=body, timeout=60)
+            try:
+                r = http.post(f"{base}/_dash-update-component", json=body, timeout=60)
+            except requests.RequestException as exc:
+                stats.add("probe", 0, type(exc).__name__)
+                continue
             if r.status_code == 200 and marker in r.text:
                 delays.append(time.perf_counter() - posted)
                 break

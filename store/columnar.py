@@ -12,10 +12,13 @@ token. Memory: about 50 bytes per event (50 MB per million) per worker process.
 A refresh reads only the new rows when nothing was updated or deleted since the snapshot (the
 ``events_rewrite`` token, replaced only by updates and deletes, is unchanged): the rows with an
 id above the snapshot's largest, merged in time order. Ids are not handed out in commit order
-on PostgreSQL (a long import can commit after a later one), so the refresh then counts the
-events with an id up to the snapshot's largest: any late row makes that count differ, and the
-snapshot is reloaded in full. Updates, deletes, a purge, a category never seen before: full
-reload, as before.
+on PostgreSQL (concurrent API posts and imports commit in any order), so the refresh then counts
+the events with an id up to the snapshot's largest: when rows committed late, it compares the ids
+just below that largest one (1,000, then ``LATE_ID_WINDOW``) with the snapshot's and reads and
+merges the missing rows; only when they do not account for the whole difference (a row
+committed very late) is the snapshot reloaded in full. Under a steady stream of concurrent small
+batches the late rows are near the top, so a refresh stays cheap instead of a full scan a write.
+Updates, deletes, a purge, a category never seen before: full reload, as before.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 _TEXT = frozenset({"kind", "category", "agency", "handling"})
 _MAX_DATABASES = 4  # snapshots kept per process (tests open many databases; the app one)
+# How far below the snapshot's largest id late-committed rows are looked for (ids, not rows).
+LATE_ID_WINDOW = 100_000
 _CACHE: OrderedDict[str, EventColumns] = OrderedDict()
 _LOCK = threading.Lock()
 
@@ -148,8 +153,10 @@ def _codes(values: npt.ArrayLike) -> tuple[npt.NDArray[np.int32], tuple[str, ...
     return remap[codes], tuple(vocab[i] for i in order)
 
 
-def _read_rows(session: Session, after_id: int | None) -> dict[str, npt.NDArray[Any]]:
-    """Read the aggregate columns of the events (with an id above ``after_id``) as arrays."""
+def _read_rows(
+    session: Session, after_id: int | None, ids: list[int] | None = None
+) -> dict[str, npt.NDArray[Any]]:
+    """Read the aggregate columns of the events (with an id above ``after_id``, or in ``ids``)."""
     dialect = session.get_bind().dialect.name
     stmt = select(
         Event.id,
@@ -165,6 +172,8 @@ def _read_rows(session: Session, after_id: int | None) -> dict[str, npt.NDArray[
     )
     if after_id is not None:
         stmt = stmt.where(Event.id > after_id)
+    if ids is not None:
+        stmt = stmt.where(Event.id.in_(ids))
     # Straight through the DB-API (COPY on PostgreSQL): SQLAlchemy's per-row Result processing
     # costs more than the scan itself at a million rows.
     sql = str(
@@ -250,9 +259,16 @@ def append_new_events(cached: EventColumns, *, session: Session, token: int) -> 
     older = session.execute(
         select(func.count()).select_from(Event).where(Event.id <= last_id)
     ).scalar_one()
-    if int(older) != len(cached):
-        logger.info("columnar cache: rows committed out of id order, reloading")
-        return None
+    late = int(older) - len(cached)
+    if late < 0:
+        return None  # rows gone without a rewrite token change: never expected, reload
+    if late:
+        found = _late_rows(cached, session=session, last_id=last_id, expected=late)
+        if found is None:
+            logger.info("columnar cache: rows committed out of id order, reloading")
+            return None
+        logger.info("columnar cache: %d rows committed out of id order, merged", late)
+        data = {name: np.concatenate([data[name], found[name]]) for name in data}
     category = _recode(data["category"], cached.categories)
     agency = _recode(data["agency"], cached.agencies)
     handling = _recode(data["handling"], cached.handlings)
@@ -273,12 +289,21 @@ def append_new_events(cached: EventColumns, *, session: Session, token: int) -> 
         "lon": data["lon"].astype(np.float64),
         "lat": data["lat"].astype(np.float64),
     }
-    order = np.lexsort((new["id"], new["t_us"]))
-    # New ids are larger than every cached id: after the equal times already there.
-    at = np.searchsorted(cached.t_us, new["t_us"][order], side="right")
-    merged = {
-        name: np.insert(getattr(cached, name), at, values[order]) for name, values in new.items()
-    }
+    if late:
+        # Late rows have ids below cached ones: the full (time, id) order, as a full load.
+        merged = {
+            name: np.concatenate([getattr(cached, name), values]) for name, values in new.items()
+        }
+        order = np.lexsort((merged["id"], merged["t_us"]))
+        merged = {name: values[order] for name, values in merged.items()}
+    else:
+        order = np.lexsort((new["id"], new["t_us"]))
+        # New ids are larger than every cached id: after the equal times already there.
+        at = np.searchsorted(cached.t_us, new["t_us"][order], side="right")
+        merged = {
+            name: np.insert(getattr(cached, name), at, values[order])
+            for name, values in new.items()
+        }
     columns = EventColumns(
         token=token,
         rewrite=cached.rewrite,
@@ -289,10 +314,30 @@ def append_new_events(cached: EventColumns, *, session: Session, token: int) -> 
     )
     logger.info(
         "appended %d events to the columnar cache in %.3f s",
-        len(order),
+        len(new["id"]),
         time.perf_counter() - started,
     )
     return columns
+
+
+def _late_rows(
+    cached: EventColumns, *, session: Session, last_id: int, expected: int
+) -> dict[str, npt.NDArray[Any]] | None:
+    """The ``expected`` rows with an id up to ``last_id`` missing from ``cached``, or ``None``.
+
+    The ids just below ``last_id`` are compared first (an index range), then up to
+    ``LATE_ID_WINDOW`` ids; ``None`` when the missing rows are not all there.
+    """
+    for window in sorted({min(1_000, LATE_ID_WINDOW), LATE_ID_WINDOW}):
+        low = max(last_id - window, 0)
+        ids = np.fromiter(
+            session.execute(select(Event.id).where(Event.id > low, Event.id <= last_id)).scalars(),
+            dtype=np.int64,
+        )
+        missing = ids[~np.isin(ids, cached.id[cached.id > low])]
+        if len(missing) == expected:
+            return _read_rows(session, None, ids=missing.tolist())
+    return None
 
 
 def warm_cache(engine: Engine, resolutions: tuple[int, ...] = (7, 8, 9)) -> None:
