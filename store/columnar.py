@@ -49,6 +49,7 @@ _MAX_DATABASES = 4  # snapshots kept per process (tests open many databases; the
 # How far below the snapshot's largest id late-committed rows are looked for (ids, not rows).
 LATE_ID_WINDOW = 100_000
 _CACHE: OrderedDict[str, EventColumns] = OrderedDict()
+_LOADING: dict[str, threading.Lock] = {}
 _LOCK = threading.Lock()
 
 
@@ -123,6 +124,19 @@ def event_columns(*, session: Session) -> EventColumns:
         if cached is not None and cached.token == token:
             _CACHE.move_to_end(key)
             return cached
+        loading = _LOADING.setdefault(key, threading.Lock())
+    # One refresh per database at a time: the request threads of a worker (and the warming
+    # thread) would otherwise each load the same million rows at once. The others wait, then
+    # take the fresh snapshot or refresh from it (cheap).
+    with loading:
+        with _LOCK:
+            cached = _CACHE.get(key)
+            if cached is not None and cached.token == token:
+                return cached
+        return _refresh(session, key, token, cached)
+
+
+def _refresh(session: Session, key: str, token: int, cached: EventColumns | None) -> EventColumns:
     rewrite = rewrite_version(session=session)
     columns = None
     if cached is not None and cached.rewrite == rewrite:
