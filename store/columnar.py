@@ -313,11 +313,19 @@ def append_new_events(cached: EventColumns, *, session: Session, token: int) -> 
     group_codes: dict[int, npt.NDArray[np.int32]] = {}
     for res, groups in list(known.items()):
         parents = cells_to_parent(new["cell"], res)
-        cells = np.union1d(groups.cells, parents)
-        if len(cells) != len(groups.cells):
-            remap = np.searchsorted(cells, groups.cells).astype(np.int32)
+        pos = np.searchsorted(groups.cells, parents)
+        hit = pos < len(groups.cells)
+        hit[hit] = groups.cells[pos[hit]] == parents[hit]
+        if not hit.all():
+            # Insert the few new cells in order; each old code moves up by the new cells before
+            # it (no sort of the hundreds of thousands of known cells).
+            fresh = np.unique(parents[~hit])
+            shift = np.searchsorted(fresh, groups.cells)
+            remap = (np.arange(len(groups.cells)) + shift).astype(np.int32)
+            cells = np.insert(groups.cells, np.searchsorted(groups.cells, fresh), fresh)
             known[res] = CellGroups(res, cells, remap[groups.codes])
-        group_codes[res] = np.searchsorted(cells, parents).astype(np.int32)
+            pos = np.searchsorted(cells, parents)
+        group_codes[res] = pos.astype(np.int32)
     if late:
         # Late rows have ids below cached ones: the full (time, id) order, as a full load.
         both = {name: np.concatenate([old[name], values]) for name, values in new.items()}
