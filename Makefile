@@ -6,7 +6,7 @@ PY := .venv/bin/python
 PYTEST_FLAGS := $(if $(CI),--require-postgis --require-redis,)
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test test-unit test-integration test-browser lint fmt \
+.PHONY: help install install-dev run run-prod test test-unit test-integration test-browser lint fmt \
         db-upgrade seed-demo bench screenshot clean
 
 help: ## list the targets
@@ -20,6 +20,10 @@ install-dev: ## the above plus Chromium, ChromeDriver, PostGIS and test tools
 
 run: install ## serve the dashboard on http://127.0.0.1:8050 (demo data on first run)
 	$(PY) app.py
+
+run-prod: install ## production profile: migrate, then gunicorn workers (PostGIS, Redis; README "Production")
+	$(PY) manage.py db upgrade
+	WATCHFLOOR_LOG_FORMAT="$${WATCHFLOOR_LOG_FORMAT:-json}" exec .venv/bin/gunicorn -c gunicorn.conf.py app:server
 
 test: install-dev ## run the whole test suite (SpatiaLite, PostGIS, Redis, headless Chromium)
 	@url="$$(scripts/ensure_postgis.sh)" || url=""; \
@@ -53,9 +57,11 @@ db-upgrade: install ## migrate the configured database to the newest schema
 seed-demo: install ## load the demo kit into the configured database (idempotent)
 	$(PY) manage.py seed-demo
 
-bench: install-dev ## run the benchmarks in bench/ (figures printed and in var/bench/latest.json)
+bench: install-dev ## run the benchmarks in bench/ (figures printed and in var/bench/latest.json); ARGS=load: the load test
 	@url="$$(scripts/ensure_postgis.sh)" || url=""; \
-	WATCHFLOOR_BENCH_POSTGIS_URL="$${WATCHFLOOR_BENCH_POSTGIS_URL:-$$url}" $(PY) -m bench $(ARGS)
+	redis="$$(scripts/ensure_redis.sh)" && redis="$${redis%/*}/14" || redis=""; \
+	WATCHFLOOR_BENCH_POSTGIS_URL="$${WATCHFLOOR_BENCH_POSTGIS_URL:-$$url}" \
+	WATCHFLOOR_BENCH_REDIS_URL="$${WATCHFLOOR_BENCH_REDIS_URL:-$$redis}" $(PY) -m bench $(ARGS)
 
 screenshot: install-dev ## render docs/screenshot.png from a fresh demo database
 	$(PY) scripts/screenshot.py docs/screenshot.png

@@ -21,6 +21,9 @@ from callbacks._context import SETTINGS_KEY
 from data_loaders.api import register_api
 from exports.web import register_downloads
 from jobs.detection import enable_detection_after_ingest
+from ops.health import register_probes
+from ops.logs import configure_logging as _configure_logging
+from ops.logs import install_request_ids
 from security import web
 from security.capabilities import Capability, can
 from settings import PROJECT_ROOT, Settings, get_settings
@@ -44,8 +47,12 @@ def create_app(settings: Settings | None = None) -> Dash:
         serve_locally=True,  # air-gapped: every script and style comes from this server
     )
     app.server.config[SETTINGS_KEY] = settings
+    install_request_ids(app.server)  # first: even refused requests get an id and a log line
     app.layout = lambda: shell.layout(settings, viewer=_signed_in_viewer())
     app.server.add_url_rule("/healthz", "healthz", _healthz)
+    register_probes(
+        app.server, get_engine(settings.database_url, settings.spatialite_path), settings
+    )
     register_api(app.server, settings)
     register_downloads(app.server, settings)
     register_export_api(app.server, settings)  # GET /api/v1/export
@@ -112,12 +119,9 @@ def _healthz() -> flask.Response:
     return flask.jsonify(body)
 
 
-def configure_logging(level: str) -> None:
-    """Configure logging once, with logger names and line numbers."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s:%(lineno)d %(message)s",
-    )
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Configure logging once (``ops.logs``): text or JSON lines with the request id."""
+    _configure_logging(level, fmt)
 
 
 @lru_cache(maxsize=1)
@@ -139,7 +143,7 @@ def main() -> None:
     from store.bootstrap import prepare_database
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     engine = get_engine(settings.database_url, settings.spatialite_path)
     prepare_database(engine, settings)
     threading.Thread(target=warm_cache, args=(engine,), name="warm-cache", daemon=True).start()

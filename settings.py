@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     # and how many of the newest events the feed lists.
     live_poll_seconds: float = Field(default=5.0, gt=0)
     live_feed_items: int = Field(default=20, ge=1, le=500)
+    # Production profile (issue #8): gunicorn worker processes and threads per worker (read by
+    # gunicorn.conf.py), log lines as JSON objects or text, and the shared aggregate cache:
+    # entries kept in-process (without Redis) and how long a Redis entry lives.
+    workers: int = Field(default=4, ge=1)
+    threads: int = Field(default=4, ge=1)
+    log_format: Literal["text", "json"] = "text"
+    cache_max_entries: int = Field(default=256, ge=0)
+    cache_ttl_s: int = Field(default=600, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -133,6 +141,11 @@ class Settings(BaseSettings):
         if self.detect_res > self.h3_store_res:
             raise ValueError("detect_res must not be finer than h3_store_res")
         return self
+
+    @property
+    def secret_key_is_placeholder(self) -> bool:
+        """Whether no real secret key is configured."""
+        return self.secret_key in ("", PLACEHOLDER_SECRET)
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,6 +10,7 @@ from layers.view import MapConfig
 from security.roles import Viewer
 from security.session import current_viewer
 from settings import Settings
+from store.cache import SharedCache, shared_cache
 from store.engine import get_engine
 
 SETTINGS_KEY = "WATCHFLOOR_SETTINGS"
@@ -42,4 +43,17 @@ def map_config() -> MapConfig:
         basemap_url=dash.get_asset_url("basemap/counties.geojson"),
         tile_url=s.tile_url,
         tile_attribution=s.tile_attribution,
+    )
+
+
+def cache() -> SharedCache | None:
+    """Return the shared aggregate cache (Redis when configured), or ``None`` when it is off."""
+    s = app_settings()
+    if not s.redis_url and s.cache_max_entries == 0:
+        return None
+    return shared_cache(
+        secret=s.secret_key,
+        redis_url=s.redis_url,
+        max_entries=s.cache_max_entries,
+        ttl_s=s.cache_ttl_s,
     )

@@ -185,6 +185,7 @@ def update_map_figure(
             colour=colour_now,
             viewport=bbox,
             with_geometry=False,
+            cache=_context.cache(),
         )
     payload = map_payload(view, values_only=reuse, held_digest=geometry.get("digest"))
     marking = summary.marking_text(view.marking)
@@ -265,7 +266,9 @@ def update_timeline(window_data: Any, filter_data: Any, _version: Any) -> dict[s
         filters, _ = _screen_filters(
             screen_state(window_data, filter_data), session=session, viewer=viewer
         )
-        frame = timeline_frame(session=session, viewer=viewer, filters=filters, tz=tz)
+        frame = timeline_frame(
+            session=session, viewer=viewer, filters=filters, tz=tz, cache=_context.cache()
+        )
     return timeline_figure(frame, window, tz)
 
 

@@ -41,6 +41,8 @@ def cells_geojson(cells: np.ndarray) -> dict[str, Any]:
     -----
     Coordinates are EPSG:4326 lon/lat, rounded to 5 decimals (about 1 m) to keep payloads small.
     """
+    if len(cells) == 0:  # an empty viewport: np.split would make one ring for no cell
+        return {"type": "FeatureCollection", "features": []}
     polys = cells_to_polygons(cells)
     coords = np.round(shapely.get_coordinates(polys), 5)
     offsets = np.cumsum(shapely.get_num_coordinates(polys))[:-1]
@@ -61,7 +63,8 @@ def cells_geojson(cells: np.ndarray) -> dict[str, Any]:
 def _aligned(cells: npt.NDArray[np.int64], frame: pd.DataFrame, column: str) -> npt.NDArray[Any]:
     """Values of ``frame[column]`` in the order of ``cells`` (NaN where a cell has none)."""
     out = np.full(len(cells), np.nan)
-    if len(frame) and len(cells):
+    # No trailing columns when the window is "all" (the "change" colouring has no baseline).
+    if len(frame) and len(cells) and column in frame:
         pos = np.searchsorted(cells, frame["cell"].to_numpy(np.int64))
         pos_c = np.minimum(pos, len(cells) - 1)
         ok = cells[pos_c] == frame["cell"].to_numpy(np.int64)

@@ -9,15 +9,32 @@ from sqlalchemy.orm import Session
 
 from analytics.timebuckets import TimeWindow
 from security.roles import Viewer
+from security.visibility import visibility_class
+from store.cache import SharedCache, bind_cache, cached
 from store.queries import EventFilter, cell_bucket_counts
 
 
 def timeline_frame(
-    *, session: Session, viewer: Viewer, filters: EventFilter, tz: str
+    *,
+    session: Session,
+    viewer: Viewer,
+    filters: EventFilter,
+    tz: str,
+    cache: SharedCache | None = None,
 ) -> pd.DataFrame:
-    """Return visible events per local day over all time (``bucket_start``, counts per kind)."""
-    return cell_bucket_counts(
-        session=session, viewer=viewer, filters=filters, res=None, bucket="day", tz=tz
+    """Return visible events per local day over all time (``bucket_start``, counts per kind).
+
+    With ``cache``, the frame is shared by every viewer of the same visibility class until the
+    data version changes (``store.cache``).
+    """
+    bound = bind_cache(cache, session=session, visibility=visibility_class(viewer))
+    return cached(
+        bound,
+        "timeline",
+        {"filters": filters, "tz": tz},
+        lambda: cell_bucket_counts(
+            session=session, viewer=viewer, filters=filters, res=None, bucket="day", tz=tz
+        ),
     )
 
 

@@ -17,8 +17,15 @@ from layers.hexes import HexLayer
 from layers.registry import LAYERS
 from security.caveats import most_restrictive
 from security.roles import Viewer
+from security.visibility import visibility_class
+from store.cache import BoundCache, SharedCache, bind_cache, cached
 from store.queries.filters import BBox, EventFilter
-from store.queries.hexagg import present_cells, visible_caveats, visible_time_range
+from store.queries.hexagg import (
+    present_cells,
+    visible_caveats,
+    visible_count,
+    visible_time_range,
+)
 
 WindowPreset = Literal["24h", "7d", "30d", "90d", "all", "custom"]
 PRESET_DAYS: dict[str, float] = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
@@ -63,6 +70,7 @@ def resolve_window(
     preset: WindowPreset,
     custom: TimeWindow | None,
     tz: str,
+    cache: BoundCache | None = None,
 ) -> tuple[TimeWindow | None, datetime | None]:
     """Turn a preset into a window ending at the newest visible event (not the wall clock).
 
@@ -71,7 +79,9 @@ def resolve_window(
     tuple
         The window (``None`` for "all") and the newest visible event time.
     """
-    extent = visible_time_range(session=session, viewer=viewer)
+    extent = cached(
+        cache, "time_range", {}, lambda: visible_time_range(session=session, viewer=viewer)
+    )
     last = extent[1] if extent else None
     if preset == "custom":
         return custom, last
@@ -95,6 +105,7 @@ def build_map_view(
     colour: ColourMode = "total",
     viewport: BBox | None = None,
     with_geometry: bool = True,
+    cache: SharedCache | None = None,
 ) -> MapView:
     """Query every visible layer for ``viewer`` and assemble the figure and summary counts.
 
@@ -108,14 +119,23 @@ def build_map_view(
     with_geometry
         ``False`` leaves the hexagon geometry out (the browser already has it for
         ``geometry_key``).
+    cache
+        The shared aggregate cache: time range, viewport cells, hexagon counts, point counts
+        and marking are read from it for the current data version and the viewer's
+        visibility class (``store.cache``).
     """
+    bound = bind_cache(cache, session=session, visibility=visibility_class(viewer))
     window, last = resolve_window(
-        session=session, viewer=viewer, preset=preset, custom=custom, tz=tz
+        session=session, viewer=viewer, preset=preset, custom=custom, tz=tz, cache=bound
     )
     cells = None
     if viewport is not None:
-        cells = present_cells(
-            session=session, viewer=viewer, filters=replace(filters, bbox=viewport), res=res
+        cell_filters = replace(filters, bbox=viewport)
+        cells = cached(
+            bound,
+            "viewport_cells",
+            {"filters": cell_filters, "res": res},
+            lambda: present_cells(session=session, viewer=viewer, filters=cell_filters, res=res),
         )
     request = LayerRequest(
         viewer=viewer,
@@ -130,24 +150,32 @@ def build_map_view(
     point_request = replace(request, filters=replace(request.filters, bbox=viewport))
     # The hex counts are always computed: they are the exact totals behind the summary line.
     frames: dict[str, pd.DataFrame] = {
-        "hexes": LAYERS["hexes"].query(session=session, request=request)
+        "hexes": cached(
+            bound,
+            "hex_counts",
+            {"filters": request.filters, "res": res, "colour": colour},
+            lambda: LAYERS["hexes"].query(session=session, request=request),
+        )
     }
+    # Points only when zoomed in far enough to be few: a layer with more than ``max_points``
+    # in view draws none (the hexagons show the density) and the notes say to zoom in. The
+    # count comes first, from the columnar cache, so the SQL point query runs only when drawn.
+    hidden = tuple(
+        key
+        for key in ("incidents", "suspicious")
+        if key in visible
+        and _point_count(session, viewer, point_request.filters, key, bound) > max_points
+    )
     for key in LAYERS:
         if key != "hexes" and key in visible:
             # Sites and flags are few: all of them; event points only in the viewport.
             points = key in ("incidents", "suspicious")
+            if key in hidden:
+                frames[key] = LAYERS[key].query(session=session, request=_nothing(request))
+                continue
             frames[key] = LAYERS[key].query(
                 session=session, request=point_request if points else request
             )
-    # Points only when zoomed in far enough to be few: a layer with more than ``max_points``
-    # in view draws none (the hexagons show the density) and the notes say to zoom in.
-    hidden = tuple(
-        key
-        for key in ("incidents", "suspicious")
-        if key in frames and len(frames[key]) > max_points
-    )
-    for key in hidden:
-        frames[key] = frames[key].iloc[:0]
     hexes = frames["hexes"]
     counts = {
         "suspicious": int(hexes["suspicious"].sum()),
@@ -174,7 +202,12 @@ def build_map_view(
                 frames[key], request=request if key in ("hexes", "sites") else point_request
             )
     marking = most_restrictive(
-        visible_caveats(session=session, viewer=viewer, filters=request.filters)
+        cached(
+            bound,
+            "marking",
+            {"filters": request.filters},
+            lambda: visible_caveats(session=session, viewer=viewer, filters=request.filters),
+        )
     )
     return MapView(
         figure=map_figure(traces, config),
@@ -190,6 +223,27 @@ def build_map_view(
         hex_cells=HexLayer.trace_cells(hexes, request) if "hexes" in visible else None,
         hidden_points=hidden,
     )
+
+
+def _point_count(
+    session: Session, viewer: Viewer, filters: EventFilter, key: str, bound: BoundCache | None
+) -> int:
+    """Visible events of the point layer ``key`` matching ``filters`` (its kind only)."""
+    kind = LAYERS[key].kind  # type: ignore[attr-defined]
+    if kind not in filters.kinds:
+        return 0
+    only = replace(filters, kinds=(kind,))
+    return cached(
+        bound,
+        "point_count",
+        {"filters": only},
+        lambda: visible_count(session=session, viewer=viewer, filters=only),
+    )
+
+
+def _nothing(request: LayerRequest) -> LayerRequest:
+    """``request`` matching no event (a hidden point layer: an empty frame, no SQL)."""
+    return replace(request, filters=replace(request.filters, kinds=()))
 
 
 def map_figure(traces: list[Trace], config: MapConfig) -> dict[str, Any]:

@@ -62,3 +62,16 @@ def may_see(viewer: Viewer, *, handling: str, source_agency: str) -> bool:
         return True
     allowed = CENTER_CAVEATS if viewer.is_center_staff else OPEN_CAVEATS
     return handling in allowed
+
+
+def visibility_class(viewer: Viewer) -> str:
+    """Return a name shared by exactly the viewers who see the same rows (cache keys).
+
+    Two viewers with the same class get the same answer from :func:`visible_clause` and
+    :func:`may_see` for every row: the agency and whether the role is center staff decide.
+    """
+    if viewer.role is Role.SYSTEM:
+        return "system:*"
+    if not viewer.agency:
+        return "none:"
+    return f"{'center' if viewer.is_center_staff else 'partner'}:{viewer.agency}"

@@ -40,7 +40,7 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Routes that authenticate every request themselves (API keys, HTTP Basic) and never use the
 # session cookie: the partner and export APIs, and OGC API - Features for GIS clients.
 SELF_AUTH_PREFIXES = ("/api/", "/ogc")
-PUBLIC_ENDPOINTS = frozenset({"signin.login", "signin.static", "healthz"})
+PUBLIC_ENDPOINTS = frozenset({"signin.login", "signin.static", "healthz", "livez", "readyz"})
 # Paths whose answers are static code or styles: cacheable; everything else is no-store, so the
 # back button after sign-out asks the server again (and gets the sign-in page).
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/signin-static/")

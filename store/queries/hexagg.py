@@ -340,3 +340,14 @@ def visible_values(*, session: Session, viewer: Viewer) -> dict[str, list[str]]:
         present = np.unique(codes[mask])
         out[name] = sorted(vocab[i] for i in present if 0 <= i < len(vocab))
     return out
+
+
+def visible_count(*, session: Session, viewer: Viewer, filters: EventFilter) -> int:
+    """Return how many visible events match ``filters`` (from the columnar cache, no SQL scan).
+
+    The map asks this before the point query: a layer with more events in view than its budget
+    draws no points, so the (costlier) SQL point query is skipped.
+    """
+    cols = event_columns(session=session)
+    _, _, mask = select_rows(cols, viewer, filters)
+    return int(np.count_nonzero(mask))

@@ -15,7 +15,8 @@ from store.engine import session_scope
 from tests.security_kit import USERS, callback_payload, make_users, sign_in
 
 # Routes anybody may call: liveness, the sign-in page and its stylesheet.
-PUBLIC = {"/healthz", "/login", "/signin-static/<filename>"}
+# Probes for load balancers (issue #8) answer without a session, and say nothing about data.
+PUBLIC = {"/healthz", "/livez", "/readyz", "/login", "/signin-static/<filename>"}
 # Routes that need a capability beyond being signed in.
 ROUTE_CAPABILITY = {
     "/admin/audit": Capability.ADMINISTER,
@@ -196,7 +197,7 @@ def test_every_route_and_callback_per_role(engine: Engine, settings: Settings) -
         assert client.get("/_dash-layout").status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/login", "/", "/_dash-layout", "/healthz"])
+@pytest.mark.parametrize("path", ["/login", "/", "/_dash-layout", "/healthz", "/readyz"])
 def test_security_headers_on_every_answer(engine: Engine, settings: Settings, path: str) -> None:
     resp = _get(_app(settings).server.test_client(), path)
     csp = resp.headers["Content-Security-Policy"]

@@ -17,6 +17,7 @@ from analytics.cells import points_to_cells
 from analytics.timebuckets import TimeWindow
 from security.roles import Role, Viewer
 from security.visibility import may_see
+from store import columnar
 from store.columnar import (
     EventColumns,
     clear_cache,
@@ -275,13 +276,19 @@ def _same_snapshot(a: EventColumns, b: EventColumns) -> None:
     for name in ("id", "cell", "t_us", "kind", "severity", "category", "agency", "handling"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     np.testing.assert_array_equal(a.lon, b.lon)
+    for res in a._groups:  # cell codes carried over by a refresh equal freshly computed ones
+        np.testing.assert_array_equal(a.groups(res).cells, b.groups(res).cells)
+        np.testing.assert_array_equal(a.groups(res).codes, b.groups(res).codes)
 
 
-def test_cache_refresh_reads_only_new_rows_and_equals_a_full_load(loaded, caplog) -> None:
+def test_cache_refresh_reads_only_new_rows_and_equals_a_full_load(
+    loaded, caplog, monkeypatch
+) -> None:
     engine, frame = loaded
     clear_cache()
     with session_scope(engine) as s:
         first = event_columns(session=s)
+        first.groups(7), first.groups(9)  # memoised codes, carried by the refreshes below
     assert len(first) == len(frame)
     caplog.set_level("INFO", logger="store.columnar")
 
@@ -301,22 +308,43 @@ def test_cache_refresh_reads_only_new_rows_and_equals_a_full_load(loaded, caplog
     after_insert = refreshed()
     assert len(after_insert) == len(frame) + 40
     assert "appended 40 events" in log[0] and "loaded" not in log[0]
-    # A row committed late with a lower id (PostgreSQL sequences are not in commit order).
+    # A category or agency never seen before: the vocabularies grow, old codes are remapped.
+    new_vocab = _random_events(seed=9).head(3).assign(category="NEWCAT", source_agency="AAA-PD")
+    _load(engine, new_vocab, offset=N + 100)
+    got = refreshed()
+    assert "NEWCAT" in got.categories and "AAA-PD" in got.agencies
+    assert "appended 3 events" in log[0] and "loaded" not in log[0]
+    # Rows committed late with lower ids (PostgreSQL sequences are not in commit order): near
+    # the top (concurrent small batches) they are merged; far below, a full reload.
     with session_scope(engine) as s:
-        gap = int(s.execute(select(func.min(Event.id))).scalar_one()) - 1
+        # Far above the sequence (PostgreSQL does not advance it for explicit ids).
+        top = int(s.execute(select(func.max(Event.id))).scalar_one()) + 1_000_000
         row = s.get(Event, int(first.id[0]))
         late = {c.key: getattr(row, c.key) for c in Event.__table__.columns if c.key != "id"}
-        s.execute(insert(Event), [{**late, "id": gap, "external_id": "late"}])
+        s.execute(insert(Event), [{**late, "id": top + 5, "external_id": "late-0"}])
+    refreshed()  # the snapshot's largest id is now top + 5; top + 1..4 are free
+    with session_scope(engine) as s:
+        s.execute(
+            insert(Event),
+            [
+                {**late, "id": top + 2, "external_id": "late-1"},
+                {**late, "id": top + 6, "external_id": "late-2"},
+            ],
+        )
     refreshed()
-    assert "out of id order" in log[0] and "loaded" in log[0]
+    assert "2 rows committed out of id order, merged" not in log[0]  # one is simply new
+    assert "1 rows committed out of id order, merged" in log[0] and "loaded" not in log[0]
+    with session_scope(engine) as s:
+        gap = int(s.execute(select(func.min(Event.id))).scalar_one()) - 1
+        s.execute(insert(Event), [{**late, "id": gap, "external_id": "late-3"}])
+    monkeypatch.setattr(columnar, "LATE_ID_WINDOW", 50)
+    refreshed()
+    assert "out of id order, reloading" in log[0] and "loaded" in log[0]
     # An update (or delete) changes the rewrite token: full reload.
     with session_scope(engine) as s:
         s.execute(update(Event).where(Event.external_id == "x3").values(category="THREAT"))
     refreshed()
     assert "loaded" in log[0] and "appended" not in log[0]
-    # A category never seen before: new vocabularies, full reload.
-    _load(engine, _random_events(seed=9).head(3).assign(category="NEWCAT"), offset=N + 100)
-    assert "NEWCAT" in refreshed().categories and "loaded" in log[0]
     # An UPDATE that touches no row keeps the cheap path (PostgreSQL statement triggers).
     with session_scope(engine) as s:
         before = rewrite_version(session=s)

@@ -1,0 +1,501 @@
+"""The production profile under load: dashboards and the partner API at once, on PostGIS.
+
+PostGIS with 1,000,000 synthetic events (``bench/_hexload.py``), gunicorn workers with Redis as
+the shared cache (``gunicorn.conf.py``, a child process), 50 signed-in dashboard sessions POSTing
+the real Dash callbacks to ``/_dash-update-component`` (the map update with changing windows,
+layers, colours and viewports; and a cheap window callback standing in for the live poll), while
+the partner API takes 100 events per second. A probe dashboard measures how long a posted event
+takes to show on the map. At the end every event sent is looked up: stored exactly once?
+
+Bounded: ``WATCHFLOOR_BENCH_LOAD_SECONDS`` (default 180) of load after the setup, events
+``WATCHFLOOR_BENCH_LOAD_EVENTS`` (1,000,000), sessions ``..._SESSIONS`` (50), API rate
+``..._RATE`` (100 events/s), gunicorn ``..._WORKERS`` (4) x ``..._THREADS`` (4).
+Needs WATCHFLOOR_BENCH_POSTGIS_URL and WATCHFLOOR_BENCH_REDIS_URL (``make bench`` sets both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import secrets
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+from sqlalchemy import func, select
+
+from bench import _hexload
+from bench._report import Report
+from ops.launch import free_port, start_gunicorn, stop_gunicorn, wait_ready
+from security.apikeys import create_key
+from security.roles import Viewer
+from security.users import add_user
+from store.engine import make_engine, session_scope
+from store.models import Event
+
+PASSWORD = "load-bench-password-1"
+API_AGENCY = "LOADTEST-PD"
+# Dashboard users: center staff and partners of several agencies (several visibility classes).
+USERS = [
+    ("officer", "watch_officer", "MA-CFC"),
+    ("command", "command", "MA-CFC"),
+    ("analyst", "analyst", "MA-CFC"),
+    ("bpd", "partner", "BPD"),
+    ("msp", "partner", "MSP"),
+    ("cambridge", "partner", "CAMBRIDGE-PD"),
+]
+# Where dashboards look: (lat, lon, zoom) around the synthetic clusters.
+VIEWS = [
+    (42.36, -71.06, 10),
+    (42.36, -71.06, 12),
+    (42.27, -71.80, 11),
+    (42.10, -72.59, 11),
+    (42.64, -71.31, 12),
+    (42.3, -71.8, 8),
+]
+PROBE = (42.4501, -73.2498)  # Pittsfield: no synthetic event nearby
+
+
+def _env(name: str, default: int) -> int:
+    return int(os.environ.get(f"WATCHFLOOR_BENCH_LOAD_{name}", default))
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+class Stats:
+    """Latencies and errors per kind of request, from many threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, list[str]] = defaultdict(list)
+
+    def add(self, kind: str, seconds: float, error: str | None = None) -> None:
+        with self.lock:
+            if error is None:
+                self.latency[kind].append(seconds)
+            else:
+                self.errors[kind].append(error)
+
+
+def _callback(deps: list[dict[str, Any]], output_prefix: str) -> dict[str, Any]:
+    return next(cb for cb in deps if cb["output"].lstrip(".").startswith(output_prefix))
+
+
+def _body(cb: dict[str, Any], values: dict[str, Any], changed: list[str]) -> dict[str, Any]:
+    outputs = []
+    for part in cb["output"].strip(".").split("..."):
+        cid, _, prop = part.rpartition(".")
+        outputs.append({"id": cid, "property": prop})
+
+    def items(deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": d["id"],
+                "property": d["property"],
+                "value": values.get(f"{d['id']}.{d['property']}"),
+            }
+            for d in deps
+        ]
+
+    return {
+        "output": cb["output"],
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": items(cb["inputs"]),
+        "changedPropIds": changed,
+        "state": items(cb["state"]),
+    }
+
+
+def _sign_in(base: str, username: str) -> requests.Session:
+    http = requests.Session()
+    http.headers["Origin"] = base
+    page = http.get(f"{base}/login", timeout=120).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token, "no CSRF token on the sign-in page"
+    resp = http.post(
+        f"{base}/login",
+        data={"csrf_token": token.group(1), "username": username, "password": PASSWORD},
+        timeout=120,
+        allow_redirects=False,
+    )
+    assert resp.status_code in (302, 303), f"sign-in of {username}: {resp.status_code}"
+    return http
+
+
+def _map_values(
+    rng: random.Random, view: tuple[float, float, int] | None = None
+) -> tuple[dict[str, Any], str]:
+    """A random state of the dashboard's controls, and which control changed."""
+    lat, lon, zoom = view or rng.choice(VIEWS)
+    kind = rng.random()
+    if kind < 0.5:  # a window somewhere in the historic year
+        start = datetime(2023, 1, 1, tzinfo=UTC) + timedelta(days=rng.uniform(0, 330))
+        end = start + timedelta(days=rng.choice([1, 7, 30, 90]))
+        window = {"preset": "custom", "start": start.isoformat(), "end": end.isoformat()}
+    else:
+        window = {
+            "preset": rng.choice(["24h", "7d", "30d", "90d", "all"]),
+            "start": None,
+            "end": None,
+        }
+    layers = ["hexes", "suspicious", "incidents", "sites"] if rng.random() < 0.7 else ["hexes"]
+    values = {
+        "window-store.data": window,
+        "layer-toggles.value": layers,
+        "hex-res.value": 8,
+        "hex-res-auto.value": ["auto"],
+        "hex-colour.value": rng.choice(["total", "total", "suspicious", "severity", "change"]),
+        "map-view.data": {"map.zoom": zoom, "map.center": {"lat": lat, "lon": lon}},
+        "geometry-store.data": None,
+    }
+    changed = rng.choice(
+        ["window-store.data", "layer-toggles.value", "hex-colour.value", "map-view.data"]
+    )
+    return values, changed
+
+
+def _dashboard(
+    base: str,
+    username: str,
+    deps: list[dict[str, Any]],
+    stats: Stats,
+    stop: threading.Event,
+    seed: int,
+) -> None:
+    rng = random.Random(seed)
+    map_cb = _callback(deps, "map-spec.data")
+    window_cb = _callback(deps, "window-store.data")
+    # Sign-ins spread over the first 30 s, as a shift arrives: argon2id costs CPU by design.
+    if stop.wait(seed * 30.0 / 50):
+        return
+    try:
+        http = _sign_in(base, username)
+    except Exception as exc:  # counted, the session does not run
+        stats.add("signin", 0, f"{type(exc).__name__}: {exc}")
+        return
+    while not stop.is_set():
+        if rng.random() < 0.6:
+            kind = "map"
+            values, changed = _map_values(rng)
+            body = _body(map_cb, values, [changed])
+        else:
+            kind = "poll"
+            body = _body(
+                window_cb,
+                {"window-preset.value": rng.choice(["7d", "30d"])},
+                ["window-preset.value"],
+            )
+        started = time.perf_counter()
+        try:
+            resp = http.post(f"{base}/_dash-update-component", json=body, timeout=60)
+            elapsed = time.perf_counter() - started
+            stats.add(
+                kind,
+                elapsed,
+                None if resp.status_code in (200, 204) else f"HTTP {resp.status_code}",
+            )
+        except requests.RequestException as exc:
+            stats.add(kind, 0, type(exc).__name__)
+        stop.wait(rng.uniform(1.0, 3.0))  # a person (or a poll) between requests
+
+
+def _api(
+    base: str,
+    key: str,
+    rate: int,
+    stats: Stats,
+    stop: threading.Event,
+    run: str,
+    sent: list[str],
+    accepted: set[str],
+    lock: threading.Lock,
+    lane: int,
+    lanes: int,
+) -> None:
+    per_batch = 10
+    interval = per_batch * lanes / rate  # each lane sends its share of the rate
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    http = requests.Session()
+    start = time.monotonic() + lane * interval / lanes
+    k = 0
+    while not stop.is_set():
+        due = start + k * interval
+        stop.wait(max(0.0, due - time.monotonic()))
+        if stop.is_set():
+            break
+        now = datetime.now(UTC).isoformat()
+        ids = [f"{run}-{lane}-{k}-{i}" for i in range(per_batch)]
+        body = [
+            {
+                "id": e,
+                "occurred_at": now,
+                "lat": 42.25 + 0.2 * random.random(),
+                "lon": -71.35 + 0.25 * random.random(),
+                "category": "SURVL",
+            }
+            for e in ids
+        ]
+        with lock:
+            sent.extend(ids)
+        for _attempt in range(5):  # a failed request is retried: the API is idempotent per id
+            started = time.perf_counter()
+            try:
+                resp = http.post(
+                    f"{base}/api/v1/events", data=json.dumps(body), headers=headers, timeout=60
+                )
+            except requests.RequestException as exc:
+                stats.add("api", 0, type(exc).__name__)
+                continue
+            if resp.status_code == 201:
+                stats.add("api", time.perf_counter() - started)
+                with lock:
+                    accepted.update(ids)
+                break
+            stats.add("api", 0, f"HTTP {resp.status_code}")
+        k += 1
+
+
+def _probe(
+    base: str,
+    key: str,
+    deps: list[dict[str, Any]],
+    stats: Stats,
+    stop: threading.Event,
+    delays: list[float],
+) -> None:
+    """Post one marked event every ~10 s and poll a dashboard until its point is on the map."""
+    map_cb = _callback(deps, "map-spec.data")
+    while True:
+        try:
+            http = _sign_in(base, "officer")
+            break
+        except (requests.RequestException, AssertionError) as exc:
+            stats.add("probe", 0, f"sign-in: {type(exc).__name__}")
+            if stop.wait(5):
+                return
+    n = 0
+    while not stop.is_set():
+        n += 1
+        # A longitude no other event has: its shortest repr marks the point in the answer.
+        lon = round(PROBE[1] + n * 1e-6 + 3e-7, 7)
+        marker = repr(lon)
+        try:
+            resp = requests.post(
+                f"{base}/api/v1/events",
+                data=json.dumps(
+                    [
+                        {
+                            "id": f"probe-{uuid.uuid4().hex}",
+                            "occurred_at": datetime.now(UTC).isoformat(),
+                            "lat": PROBE[0],
+                            "lon": lon,
+                            "category": "SURVL",
+                        }
+                    ]
+                ),
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+                timeout=60,
+            )
+        except requests.RequestException as exc:
+            stats.add("probe", 0, type(exc).__name__)
+            continue
+        if resp.status_code != 201:
+            stats.add("probe", 0, f"HTTP {resp.status_code}")
+            continue
+        posted = time.perf_counter()
+        values, _ = _map_values(random.Random(n), view=(PROBE[0], PROBE[1], 14))
+        values.update(
+            {
+                "window-store.data": {"preset": "24h", "start": None, "end": None},
+                "layer-toggles.value": ["hexes", "suspicious"],
+            }
+        )
+        body = _body(map_cb, values, ["window-store.data"])
+        while not stop.is_set():
+            try:
+                r = http.post(f"{base}/_dash-update-component", json=body, timeout=60)
+            except requests.RequestException as exc:
+                stats.add("probe", 0, type(exc).__name__)
+                continue
+            if r.status_code == 200 and marker in r.text:
+                delays.append(time.perf_counter() - posted)
+                break
+            if time.perf_counter() - posted > 60:
+                stats.add("probe", 0, "not visible after 60 s")
+                break
+            stop.wait(0.5)
+        stop.wait(10)
+
+
+def run(report: Report) -> None:
+    base_url = os.environ.get("WATCHFLOOR_BENCH_POSTGIS_URL", "")
+    redis_url = os.environ.get("WATCHFLOOR_BENCH_REDIS_URL", "")
+    if not base_url or not redis_url:
+        sys.stdout.write("  skipped: WATCHFLOOR_BENCH_POSTGIS_URL and _REDIS_URL are needed\n")
+        return
+    n_events = _env("EVENTS", 1_000_000)
+    sessions = _env("SESSIONS", 50)
+    seconds = min(_env("SECONDS", 180), 900)
+    rate = _env("RATE", 100)
+    workers, threads = _env("WORKERS", 4), _env("THREADS", 4)
+    tag = f"{n_events // 1000}k"
+    with _hexload.postgis(base_url, n_events) as (url, load_s):
+        sys.stdout.write(f"  {n_events:,} events loaded in {load_s:.0f} s\n")
+        engine = make_engine(url)
+        with session_scope(engine) as session:
+            for name, role, agency in USERS:
+                add_user(
+                    session=session,
+                    actor=Viewer.system(),
+                    username=name,
+                    role=role,
+                    agency=agency,
+                    password=PASSWORD,
+                )
+            key, _ = create_key(session=session, agency=API_AGENCY, label="load bench")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            "DATABASE_URL": url,
+            "WATCHFLOOR_ENV": "production",
+            "WATCHFLOOR_SECRET_KEY": secrets.token_hex(32),
+            "WATCHFLOOR_COOKIE_SECURE": "false",  # plain HTTP on loopback
+            "WATCHFLOOR_REDIS_URL": redis_url,
+            "WATCHFLOOR_PORT": str(port),
+            "WATCHFLOOR_WORKERS": str(workers),
+            "WATCHFLOOR_THREADS": str(threads),
+            "WATCHFLOOR_LOG_FORMAT": "json",
+            "WATCHFLOOR_LOG_LEVEL": "WARNING",
+            "WATCHFLOOR_SIGNIN_RATE_PER_MINUTE": "10000",
+            "WATCHFLOOR_DETECT_AFTER_INGEST": os.environ.get(
+                "WATCHFLOOR_BENCH_LOAD_DETECT", "false"
+            ),
+        }
+        log_path = Path(tempfile.gettempdir()) / f"watchfloor-bench-load-{port}.log"
+        proc = start_gunicorn(env, log_path=log_path)
+        try:
+            started = time.perf_counter()
+            wait_ready(base, proc, timeout_s=300)
+            report.record(
+                f"load/{tag}/profile ready (gunicorn {workers}x{threads})",
+                time.perf_counter() - started,
+                "s",
+            )
+            deps = _sign_in(base, "officer").get(f"{base}/_dash-dependencies", timeout=30).json()
+            stats, stop, lock = Stats(), threading.Event(), threading.Lock()
+            sent: list[str] = []
+            accepted: set[str] = set()
+            delays: list[float] = []
+            run_id = f"load-{uuid.uuid4().hex[:8]}"
+            lanes = 4
+            pool = (
+                [
+                    threading.Thread(
+                        target=_dashboard,
+                        args=(base, USERS[i % len(USERS)][0], deps, stats, stop, i),
+                    )
+                    for i in range(sessions)
+                ]
+                + [
+                    threading.Thread(
+                        target=_api,
+                        args=(
+                            base,
+                            key,
+                            rate,
+                            stats,
+                            stop,
+                            run_id,
+                            sent,
+                            accepted,
+                            lock,
+                            lane,
+                            lanes,
+                        ),
+                    )
+                    for lane in range(lanes)
+                ]
+                + [threading.Thread(target=_probe, args=(base, key, deps, stats, stop, delays))]
+            )
+            for t in pool:
+                t.start()
+            stop.wait(seconds)
+            stop.set()
+            for t in pool:
+                t.join(timeout=120)
+            wall = time.perf_counter() - started
+            with session_scope(engine) as session:
+                rows = session.execute(
+                    select(Event.external_id, func.count())
+                    .where(Event.source_agency == API_AGENCY, Event.external_id.like(f"{run_id}-%"))
+                    .group_by(Event.external_id)
+                ).all()
+            stored = dict(rows)  # external id -> rows stored
+            lost = [e for e in accepted if e not in stored]
+            never_accepted = len([e for e in sent if e not in accepted])
+            doubled = [e for e, c in stored.items() if c > 1]
+            unacked_but_stored = len([e for e in stored if e not in accepted])
+            for kind in ("map", "poll", "api"):
+                lat = stats.latency[kind]
+                for q in (50, 95, 99):
+                    report.record(f"load/{tag}/{kind} p{q}", _pct(lat, q), "s")
+                report.record(f"load/{tag}/{kind} requests", len(lat), "ok")
+                report.record(f"load/{tag}/{kind} throughput", len(lat) / seconds, "req/s")
+                kinds = sorted(set(stats.errors[kind]))[:5]
+                report.record(
+                    f"load/{tag}/{kind} errors", len(stats.errors[kind]), "errors", kinds=kinds
+                )
+                if kinds:
+                    sys.stdout.write(f"    {kind} errors: {kinds}\n")
+            report.record(
+                f"load/{tag}/dashboard sessions",
+                sessions,
+                "sessions",
+                signin_errors=len(stats.errors["signin"]),
+            )
+            report.record(
+                f"load/{tag}/api events sent",
+                len(sent),
+                "events",
+                rate=round(len(sent) / seconds, 1),
+                offered=rate * seconds,  # the lanes wait for each answer: a slow API sends less
+            )
+            report.record(f"load/{tag}/api events lost", len(lost), "events")
+            report.record(f"load/{tag}/api events doubled", len(doubled), "events")
+            report.record(f"load/{tag}/api events never accepted", never_accepted, "events")
+            report.record(
+                f"load/{tag}/api events stored without a 201", unacked_but_stored, "events"
+            )
+            report.record(
+                f"load/{tag}/new event visible p50", _pct(delays, 50), "s", probes=len(delays)
+            )
+            report.record(
+                f"load/{tag}/new event visible max",
+                max(delays) if delays else float("nan"),
+                "s",
+                probe_errors=stats.errors["probe"][:3],
+            )
+            report.record(
+                f"load/{tag}/load duration",
+                seconds,
+                "s",
+                wall=round(wall, 1),
+                host_load=round(os.getloadavg()[0], 2),
+            )
+        finally:
+            stop_gunicorn(proc)
+            engine.dispose()
+            sys.stdout.write(f"  server log: {log_path}\n")
