@@ -156,9 +156,12 @@ def update_map_figure(
     )
     bbox = old_box if reuse else vp.padded(view_bbox)
     window = WindowState.from_store(window_data)
-    refresh = ctx.triggered_id == ids.DATA_VERSION  # new data, same view: nothing to audit
+    # New data in a view already drawn, or a pan: nothing to audit. The first draw waits for the
+    # first data version (Dash chains it), so it is audited even though that version triggered it.
+    first_draw = not geometry.get("digest")
+    refresh = ctx.triggered_id == ids.DATA_VERSION and not first_draw
     with session_scope(_context.engine(), readonly=refresh) as session:
-        if ctx.triggered_id not in (ids.MAP_VIEW, ids.DATA_VERSION):  # filters changed: audit
+        if first_draw or ctx.triggered_id not in (ids.MAP_VIEW, ids.DATA_VERSION):
             record(
                 session=session,
                 viewer=viewer,
