@@ -3,7 +3,7 @@
 PostGIS with 1,000,000 synthetic events (``bench/_hexload.py``), gunicorn workers with Redis as
 the shared cache (``gunicorn.conf.py``, a child process), 50 signed-in dashboard sessions POSTing
 the real Dash callbacks to ``/_dash-update-component`` (the map update with changing windows,
-layers, colours and viewports; and a cheap window callback standing in for the live poll), while
+layers, colours and viewports; and the live data-version poll), while
 the partner API takes 100 events per second. A probe dashboard measures how long a posted event
 takes to show on the map. At the end every event sent is looked up: stored exactly once?
 
@@ -177,7 +177,7 @@ def _dashboard(
 ) -> None:
     rng = random.Random(seed)
     map_cb = _callback(deps, "map-spec.data")
-    window_cb = _callback(deps, "window-store.data")
+    poll_cb = _callback(deps, "data-version.data")  # the live poll: one indexed read
     # Sign-ins spread over the first 30 s, as a shift arrives: argon2id costs CPU by design.
     if stop.wait(seed * 30.0 / 50):
         return
@@ -194,9 +194,9 @@ def _dashboard(
         else:
             kind = "poll"
             body = _body(
-                window_cb,
-                {"window-preset.value": rng.choice(["7d", "30d"])},
-                ["window-preset.value"],
+                poll_cb,
+                {"live-interval.n_intervals": rng.randrange(1000), "data-version.data": None},
+                ["live-interval.n_intervals"],
             )
         started = time.perf_counter()
         try:
