@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Literal
@@ -159,16 +160,46 @@ def _write_single(
         )
         with tempfile.TemporaryDirectory() as tmp:
             shp = Path(tmp) / f"{name}.shp"
-            pyogrio.write_dataframe(
-                renamed, shp, driver="ESRI Shapefile", layer_options={"ENCODING": "UTF-8"}
-            )
+            # Long text is cut by the .dbf; it is kept whole in a sidecar, so GDAL's warning
+            # about the cut is expected here.
+            long_fields = _dbf_overflow(frame, Path(tmp) / f"{name}.long_fields.csv")
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*truncated to 254 characters")
+                pyogrio.write_dataframe(
+                    renamed, shp, driver="ESRI Shapefile", layer_options={"ENCODING": "UTF-8"}
+                )
+            layer_meta = {**metadata, "dbf_long_fields": long_fields} if long_fields else metadata
             (Path(tmp) / f"{name}.metadata.json").write_text(
-                json.dumps(metadata, indent=2, default=str)
+                json.dumps(layer_meta, indent=2, default=str)
             )
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
                 for part in sorted(Path(tmp).iterdir()):
                     zf.write(part, part.name)
     return [path]
+
+
+DBF_MAX_CHARS = 254  # a dBASE text field holds at most 254 characters
+
+
+def _dbf_overflow(frame: gpd.GeoDataFrame, path: Path) -> dict[str, str]:
+    """Write text columns longer than a dBASE field to ``path`` (CSV by row); return the note.
+
+    A Shapefile cuts such values (a flag's ``h3_cells`` list, a long narrative); the full text
+    goes beside it, keyed by ``fid`` (the Shapefile's 0-based feature order), so nothing is lost.
+    """
+    texts = {
+        c: frame[c].astype("string")
+        for c in frame.columns
+        if c != "geometry" and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]))
+    }
+    long = [c for c, v in texts.items() if (v.str.len().fillna(0) > DBF_MAX_CHARS).any()]
+    if not long:
+        return {}
+    pd.DataFrame({"fid": range(len(frame)), **{c: texts[c] for c in long}}).to_csv(
+        path, index=False
+    )
+    note = f"cut to {DBF_MAX_CHARS} characters in the .dbf; full text in {path.name}"
+    return dict.fromkeys(long, note)
 
 
 def _write_zip_of_layers(
