@@ -44,15 +44,31 @@ AREA_HINTS = {
     Output(ids.FILTER_CATEGORIES, "options"),
     Output(ids.FILTER_AGENCIES, "options"),
     Output(ids.FILTER_CAVEATS, "options"),
+    Output(ids.FILTER_CATEGORIES, "value"),
+    Output(ids.FILTER_AGENCIES, "value"),
+    Output(ids.FILTER_CAVEATS, "value"),
+    Output(ids.PENDING_FILTERS, "data"),
     Input(ids.WINDOW_STORE, "data"),
+    Input(ids.PENDING_FILTERS, "data"),
     prevent_initial_call=False,
 )
-def load_filter_options(_window: Any) -> tuple[list[str], list[str], list[str]]:
-    """Offer the categories, agencies and caveats among the events the viewer may see."""
+def load_filter_options(_window: Any, pending: dict[str, Any] | None) -> tuple[Any, ...]:
+    """Offer the categories, agencies and caveats among the events the viewer may see.
+
+    Values a view URL asked for (``pending``) are set together with the options (a menu drops a
+    value it has no option for), keeping only those the viewer may see, then forgotten.
+    """
     viewer = require(Capability.VIEW_MAP, _context.viewer())
     with session_scope(_context.engine()) as session:
         values = visible_values(session=session, viewer=viewer)
-    return values["categories"], values["agencies"], values["caveats"]
+    options = values["categories"], values["agencies"], values["caveats"]
+    if not pending:
+        return (*options, no_update, no_update, no_update, no_update)
+    chosen = [
+        [v for v in pending.get(name) or () if v in offered] or no_update
+        for name, offered in zip(("categories", "agencies", "caveats"), options, strict=True)
+    ]
+    return (*options, *chosen, None)
 
 
 @callback(
@@ -60,18 +76,29 @@ def load_filter_options(_window: Any) -> tuple[list[str], list[str], list[str]]:
     Output(ids.AREA_CHOICE, "value"),
     Output(ids.AREA_CHOICE, "disabled"),
     Output(ids.AREA_HINT, "children"),
+    Output(ids.PENDING_AREA, "data", allow_duplicate=True),
     Input(ids.AREA_TYPE, "value"),
-    prevent_initial_call=False,
+    State(ids.PENDING_AREA, "data"),
+    prevent_initial_call="initial_duplicate",
 )
-def load_area_choices(area_type: str) -> tuple[list[dict[str, Any]], None, bool, str]:
-    """List the counties or storm footprints the viewer may see for the chosen area type."""
+def load_area_choices(
+    area_type: str, pending: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], int | None, bool, str, Any]:
+    """List the counties or storm footprints the viewer may see for the chosen area type.
+
+    A county or storm a view URL named (``pending``) is chosen when the viewer may see it.
+    """
     viewer = require(Capability.VIEW_MAP, _context.viewer())
     if area_type not in ("region", "hazard"):
-        return [], None, True, AREA_HINTS.get(area_type, "")
+        return [], None, True, AREA_HINTS.get(area_type, ""), no_update
     with session_scope(_context.engine()) as session:
         areas = list_areas(session=session, viewer=viewer, kind=area_type)
     options = [{"label": str(r.name), "value": int(r.id)} for r in areas.itertuples()]
-    return options, None, False, AREA_HINTS[area_type]
+    choice = None
+    if pending and pending.get("type") == area_type:
+        wanted = pending.get("id")
+        choice = wanted if any(o["value"] == wanted for o in options) else None
+    return options, choice, False, AREA_HINTS[area_type], None if pending else no_update
 
 
 @callback(

@@ -194,6 +194,7 @@ clientside_callback(
     Input(ids.HEX_RES, "value"),
     Input(ids.HEX_RES_AUTO, "value"),
     Input(ids.HEX_COLOUR, "value"),
+    Input(ids.FILTER_STORE, "data"),
     prevent_initial_call=True,
 )
 def encode_view_url(
@@ -203,6 +204,7 @@ def encode_view_url(
     res: int | None,
     auto: list[str] | None,
     colour: str | None,
+    filter_data: dict[str, Any] | None,
 ) -> str:
     """Write the current view as a URL query (the browser puts it in the address bar)."""
     require(Capability.VIEW_MAP, _context.viewer())
@@ -222,8 +224,22 @@ def encode_view_url(
         res=int(res) if res is not None else None,
         auto=bool(auto),
         colour=colour,
+        **_url_filters(filter_data or {}),
     )
     return viewurl.encode_view(view)
+
+
+def _url_filters(filter_data: dict[str, Any]) -> dict[str, Any]:
+    """The filter store's parts a link carries: menus, and a county or storm (drawn areas and a
+    frozen view are not put in links)."""
+    area = filter_data.get("area") or {}
+    kind = area.get("type")
+    return {
+        "categories": tuple(filter_data.get("categories") or ()) or None,
+        "agencies": tuple(filter_data.get("agencies") or ()) or None,
+        "caveats": tuple(filter_data.get("caveats") or ()) or None,
+        "area": (kind, int(area["id"])) if kind in viewurl.AREA_KINDS and "id" in area else None,
+    }
 
 
 # history.replaceState: the address bar follows the view without adding history entries.
@@ -244,6 +260,9 @@ clientside_callback(
     Output(ids.HEX_RES_AUTO, "value", allow_duplicate=True),
     Output(ids.HEX_COLOUR, "value"),
     Output(ids.MAP_VIEW, "data", allow_duplicate=True),
+    Output(ids.PENDING_FILTERS, "data", allow_duplicate=True),
+    Output(ids.AREA_TYPE, "value", allow_duplicate=True),
+    Output(ids.PENDING_AREA, "data", allow_duplicate=True),
     Input(ids.URL, "search"),
     prevent_initial_call="initial_duplicate",
 )
@@ -267,4 +286,10 @@ def restore_view(search: str | None) -> tuple[Any, ...]:
         ["auto"] if view.auto else ([] if view.res is not None else keep),
         view.colour if view.colour is not None else keep,
         map_view,
+        # The menus get these once their options are there (callbacks/filters.py).
+        {"categories": view.categories, "agencies": view.agencies, "caveats": view.caveats}
+        if (view.categories or view.agencies or view.caveats)
+        else keep,
+        view.area[0] if view.area else keep,
+        {"type": view.area[0], "id": view.area[1]} if view.area else keep,
     )

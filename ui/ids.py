@@ -101,3 +101,6 @@ WALL_MODE = "wall-mode"
 SOUND = "sound"
 VIEW_QUERY = "view-query"
 VIEW_URL_SINK = "view-url-sink"
+# Filters a view URL carries, held until the menus they go into have their options.
+PENDING_FILTERS = "pending-filters"
+PENDING_AREA = "pending-area"

@@ -97,6 +97,8 @@ def stores(settings: Settings) -> list[object]:
         dcc.Store(id=ids.ALERT_SOUND_SINK, storage_type="memory"),
         dcc.Store(id=ids.VIEW_QUERY, storage_type="memory"),
         dcc.Store(id=ids.VIEW_URL_SINK, storage_type="memory"),
+        dcc.Store(id=ids.PENDING_FILTERS, storage_type="memory"),
+        dcc.Store(id=ids.PENDING_AREA, storage_type="memory"),
     ]
 
 

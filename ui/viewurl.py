@@ -1,9 +1,10 @@
-"""The view in the URL query: map position, time window, layers, hexagon settings.
+"""The view in the URL query: map position, time window, layers, hexagon settings, filters.
 
 A link such as ``/?lat=42.3601&lon=-71.0589&z=12.5&w=7d&layers=hexes,suspicious&res=auto``
-opens the dashboard on that view. :func:`encode_view` writes the query (the browser puts it in
-the address bar with ``history.replaceState``); :func:`decode_view` reads one, keeping only valid
-values, so a hand-edited or stale link never breaks the page.
+opens the dashboard on that view; filters add ``cat=``, ``ag=``, ``cav=`` (repeated, one value
+each) and ``area=region:ID`` or ``area=hazard:ID``. :func:`encode_view` writes the query (the
+browser puts it in the address bar with ``history.replaceState``); :func:`decode_view` reads one,
+keeping only valid values, so a hand-edited or stale link never breaks the page.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ class UrlView:
     res: int | None = None  # None with auto=True: the resolution follows the zoom
     auto: bool | None = None
     colour: str | None = None
+    categories: tuple[str, ...] | None = None
+    agencies: tuple[str, ...] | None = None
+    caveats: tuple[str, ...] | None = None
+    area: tuple[str, int] | None = None  # ("region" | "hazard", area id)
+
+
+AREA_KINDS: Final[tuple[str, ...]] = ("region", "hazard")
+MAX_LISTED = 200  # values per filter a link may carry
 
 
 def encode_view(view: UrlView) -> str:
@@ -64,7 +73,11 @@ def encode_view(view: UrlView) -> str:
         query.append(("res", str(view.res)))
     if view.colour in COLOURS and view.colour != "total":
         query.append(("colour", view.colour))
-    return "?" + urlencode(query, safe=",.") if query else ""
+    for key, values in (("cat", view.categories), ("ag", view.agencies), ("cav", view.caveats)):
+        query += [(key, v) for v in values or ()]
+    if view.area is not None and view.area[0] in AREA_KINDS:
+        query.append(("area", f"{view.area[0]}:{int(view.area[1])}"))
+    return "?" + urlencode(query, safe=",.:") if query else ""
 
 
 def _num(value: float, places: int = 5) -> str:
@@ -102,9 +115,13 @@ def decode_view(query: str) -> UrlView:
     >>> decode_view("?lat=42.36&lon=-71.06&z=11&w=2023-01-01..2023-01-31&res=9")
     ... # doctest: +NORMALIZE_WHITESPACE
     UrlView(lat=42.36, lon=-71.06, zoom=11.0, preset='custom', start=datetime.date(2023, 1, 1),
-            end=datetime.date(2023, 1, 31), layers=None, res=9, auto=False, colour=None)
+            end=datetime.date(2023, 1, 31), layers=None, res=9, auto=False, colour=None,
+            categories=None, agencies=None, caveats=None, area=None)
+    >>> decode_view("?cat=SURVL&cat=PHOTO&cav=TLP%3AGREEN&area=region:3").area
+    ('region', 3)
     """
-    params = {k: v[-1] for k, v in parse_qs(query.lstrip("?"), keep_blank_values=True).items()}
+    lists = parse_qs(query.lstrip("?"), keep_blank_values=True)
+    params = {k: v[-1] for k, v in lists.items()}
     lat = _float(params.get("lat"), -90, 90)
     lon = _float(params.get("lon"), -180, 180)
     if lat is None or lon is None:
@@ -133,7 +150,21 @@ def decode_view(query: str) -> UrlView:
         res=res,
         auto=auto,
         colour=colour if colour in COLOURS else None,
+        categories=_listed(lists.get("cat")),
+        agencies=_listed(lists.get("ag")),
+        caveats=_listed(lists.get("cav")),
+        area=_area(params.get("area")),
     )
+
+
+def _listed(values: list[str] | None) -> tuple[str, ...] | None:
+    kept = tuple(dict.fromkeys(v for v in values or () if v and len(v) <= 200))[:MAX_LISTED]
+    return kept or None
+
+
+def _area(raw: str | None) -> tuple[str, int] | None:
+    kind, _, ident = (raw or "").partition(":")
+    return (kind, int(ident)) if kind in AREA_KINDS and ident.isdigit() else None
 
 
 def local_days(window: TimeWindow, tz: str) -> tuple[date, date]:

@@ -98,3 +98,70 @@ def test_exp001_county_export_and_briefing_download(
         "export",
         "briefing",
     ]
+
+
+def test_exp002_a_link_carries_the_filters_and_the_county(
+    analyst_browser: webdriver.Chrome, live_app: str, live_db: Path
+) -> None:
+    """A view URL with a category and a county opens with both chosen, and keeps them."""
+    from urllib.parse import parse_qs, quote, urlparse
+
+    with sqlite3.connect(live_db) as conn:
+        (suffolk,) = conn.execute(
+            "SELECT id FROM areas WHERE kind = 'region' AND name = 'Suffolk'"
+        ).fetchone()
+        (category,) = conn.execute(
+            "SELECT category FROM events WHERE kind = 'incident' "
+            "GROUP BY category ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()
+    d = analyst_browser
+    query = f"?w=all&cat={quote(category)}&area=region:{suffolk}"
+    open_dashboard(d, live_app, "/" + query, username="demo-analyst")
+    if "area=region" not in d.current_url:  # the sign-in page came in between
+        d.get(live_app + "/" + query)
+    # All time (so the reference below needs no window): the county is chosen in its menu.
+    _wait(d, lambda d: d.find_element(By.CSS_SELECTOR, "#area-choice .Select-value-label").text)
+    assert d.find_element(By.CSS_SELECTOR, "#area-choice .Select-value-label").text == "Suffolk"
+    chosen = _wait(
+        d, lambda d: d.find_elements(By.CSS_SELECTOR, "#filter-categories .Select-value-label")
+    )
+    assert [c.text.strip() for c in chosen] == [category]
+    # The map counts that category inside Suffolk: as a shapely reference over the stored rows.
+    expected = _incidents_inside(live_db, suffolk, category)
+    assert expected > 0
+    _wait(d, lambda d: _count(d, "incidents") == expected)
+    # The address bar keeps describing the filtered view.
+    _wait(d, lambda d: "area=region" in d.current_url and "cat=" in d.current_url)
+    params = parse_qs(urlparse(d.current_url).query)
+    assert params["area"] == [f"region:{suffolk}"] and params["cat"] == [category]
+    assert not [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def _incidents_inside(db: Path, area_id: int, category: str) -> int:
+    """Visible incidents of ``category`` strictly inside the area, counted outside the app."""
+    import shapely
+
+    from security.roles import Role, Viewer
+    from security.visibility import may_see
+    from store.engine import make_engine, session_scope
+    from store.queries.areas import area_shape
+
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        with session_scope(engine) as s:
+            shape = area_shape(session=s, viewer=Viewer.system(), area_id=area_id)
+    finally:
+        engine.dispose()
+    assert shape is not None
+    analyst = Viewer("demo-analyst", Role.ANALYST, agency="MA-CFC")
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT lon, lat, handling, source_agency FROM events "
+            "WHERE kind = 'incident' AND category = ?",
+            (category,),
+        ).fetchall()
+    seen = [r for r in rows if may_see(analyst, handling=r[2], source_agency=r[3])]
+    if not seen:
+        return 0
+    lon, lat = zip(*[(r[0], r[1]) for r in seen], strict=True)
+    return int(shapely.contains_xy(shape, lon, lat).sum())

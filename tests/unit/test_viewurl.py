@@ -32,6 +32,12 @@ def test_doctests_pass() -> None:
             colour="change",
         ),
         UrlView(preset="all", layers=()),
+        UrlView(
+            categories=("Larceny, From Vehicle", "SURVL"),  # a comma inside a value survives
+            agencies=("MA-CFC",),
+            caveats=("TLP:AMBER+STRICT", "LES"),
+            area=("hazard", 4),
+        ),
         UrlView(),
     ],
 )
@@ -57,6 +63,9 @@ def test_encode_view_is_short_and_readable() -> None:
         ("?w=custom&res=42&colour=<script>", UrlView()),
         ("?layers=hexes,nope,hexes,sites", UrlView(layers=("hexes", "sites"))),
         ("?res=7", UrlView(res=7, auto=False)),
+        ("?area=county:3&cat=", UrlView()),  # unknown area kind; an empty value is no filter
+        ("?area=region:x1", UrlView()),
+        ("?cat=A&cat=A&cav=LES", UrlView(categories=("A",), caveats=("LES",))),
         ("?res=auto&z=25", UrlView(auto=True)),
         ("lat=nan&lon=inf", UrlView()),
         ("", UrlView()),
