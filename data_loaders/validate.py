@@ -301,7 +301,9 @@ def map_rows(
 
     dup = external_id.duplicated(keep="first").to_numpy()
     if seen:
-        dup |= external_id.isin(seen).to_numpy()
+        # One set lookup per row: ``isin(seen)`` would copy the whole growing set for every
+        # chunk (quadratic in the file's length).
+        dup |= np.fromiter((i in seen for i in external_id), dtype=bool, count=len(external_id))
     reasons.flag(dup & reasons.ok, "duplicate_in_file", "the same id appears earlier in the file")
 
     ok = reasons.ok
