@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Table, bindparam, text
 from sqlalchemy.orm import Session
 
 from store.base import utcnow
+from store.rtree_pack import fill_point_rtree
 from store.spatial import point_sql
 from store.types import UTCDateTime
 
@@ -282,8 +283,8 @@ def deferred_indexes(session: Session, table: Table, *, enabled: bool) -> Iterat
     On SQLite the per-row ``INSERT`` triggers are paused too (the data-version bump, SpatiaLite's
     geometry check and last-insert stamp): rows come in as ``MakePoint(lon, lat, 4326)``, which
     the geometry check always passes, and each trigger whose body does not read ``NEW`` runs once
-    at the end instead of once a row. The R*Tree is filled from the ``lon``/``lat`` columns in one
-    statement (no geometry blob is parsed; filling it in H3 cell order measured no faster).
+    at the end instead of once a row. The R*Tree is then built packed in one pass from the
+    ``lon``/``lat`` columns (:mod:`store.rtree_pack`), about half the CPU of SpatiaLite's fill.
     """
     if not enabled:
         yield
@@ -358,14 +359,13 @@ def _drop_spatial_index(conn: Connection, table: str) -> tuple[str, list[str]] |
 
 
 def _build_spatial_index(conn: Connection, table: str, ddl: str, triggers: list[str]) -> None:
-    """Recreate the R*Tree and its triggers as they were, filled from the point columns."""
+    """Recreate the R*Tree and its triggers as they were, packed from the point columns."""
     idx = f"idx_{table}_geometry"
     conn.exec_driver_sql(ddl)
-    # Points: the bounding box is the point (the R*Tree rounds it outwards to float32).
-    conn.exec_driver_sql(
-        f'INSERT INTO "{idx}" (pkid, xmin, xmax, ymin, ymax) '
-        f"SELECT id, lon, lon, lat, lat FROM {table}"
-    )
+    # Points: the bounding box is the point. Packed in one pass, not inserted row by row.
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    fill_point_rtree(raw.cursor(), idx, f"SELECT id, lon, lat FROM {table}")
     conn.exec_driver_sql(
         "UPDATE geometry_columns SET spatial_index_enabled = 1 "
         "WHERE lower(f_table_name) = lower(?) AND lower(f_geometry_column) = 'geometry'",
