@@ -143,13 +143,14 @@ def fill_point_rtree(cursor: Any, rtree: str, source_sql: str) -> int:
     cursor.execute(f'DELETE FROM "{rtree}_node"')
     cursor.executemany(f'INSERT INTO "{rtree}_node" (nodeno, data) VALUES (?, ?)', nodes)
     cursor.executemany(f'INSERT INTO "{rtree}_parent" (nodeno, parentnode) VALUES (?, ?)', parents)
-    # One JSON text per million ids, read by SQLite's C JSON parser (no Python per row).
+    # One JSON text per slice of ids, read by SQLite's C JSON parser (no Python per row); in
+    # id order, so the rowid table is written front to back.
     order = np.argsort(ids)
     pairs = np.stack([ids[order], leaf_of[order]], axis=1)
-    for start in range(0, len(pairs), 1_000_000):
+    for start in range(0, len(pairs), _FETCH):
         cursor.execute(
             f'INSERT INTO "{rtree}_rowid" (rowid, nodeno) '
             "SELECT value ->> 0, value ->> 1 FROM json_each(?)",
-            (json.dumps(pairs[start : start + 1_000_000].tolist()),),
+            (json.dumps(pairs[start : start + _FETCH].tolist()),),
         )
     return len(ids)
