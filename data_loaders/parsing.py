@@ -12,15 +12,18 @@ import re
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 FloatArray = npt.NDArray[np.float64]
 
-# A trailing UTC offset or Z: the value carries its own zone and ignores the source's.
-_OFFSET = r"(?:[+-]\d{2}(?::?\d{2})?|Z)$"
+# RE2 patterns (Arrow's regex engine, run over whole columns in C++); ``\p{Nd}`` is any decimal
+# digit, as Python's ``\d``. A trailing UTC offset or Z: the value carries its own zone.
+_OFFSET = r"(?:[+-]\p{Nd}{2}(?::?\p{Nd}{2})?|Z)$"
 # Unix epoch seconds (9-10 digits: 1973-2286) or milliseconds (12-13 digits), optional fraction.
-_EPOCH_S = r"^\d{9,10}(?:\.\d+)?$"
-_EPOCH_MS = r"^\d{12,13}$"
+_EPOCH_S = r"^\p{Nd}{9,10}(?:\.\p{Nd}+)?$"
+_EPOCH_MS = r"^\p{Nd}{12,13}$"
 # "(42.30, -71.10)", "42.30,-71.10", "POINT (-71.1 42.3)" is handled as WKT instead.
 _NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 _PAIR = re.compile(rf"^\s*[\(\[]?\s*{_NUM}\s*[,;\s]\s*{_NUM}\s*[\)\]]?\s*$")
@@ -49,8 +52,9 @@ def parse_times(
     s = values.astype(str).str.strip().reset_index(drop=True)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
     present = s != ""
-    epoch_s = s.str.match(_EPOCH_S) & present
-    epoch_ms = s.str.match(_EPOCH_MS) & present
+    arrow = text_array(s)
+    epoch_s = regex_mask(arrow, _EPOCH_S, s, index=s.index) & present
+    epoch_ms = regex_mask(arrow, _EPOCH_MS, s, index=s.index) & present
     if epoch_s.any():
         secs = pd.to_numeric(s[epoch_s], errors="coerce")
         out[epoch_s] = pd.to_datetime(secs, unit="s", utc=True, errors="coerce")
@@ -58,7 +62,7 @@ def parse_times(
         ms = pd.to_numeric(s[epoch_ms], errors="coerce")
         out[epoch_ms] = pd.to_datetime(ms, unit="ms", utc=True, errors="coerce")
     text = present & ~epoch_s & ~epoch_ms
-    has_offset = s.str.contains(_OFFSET, regex=True) & text
+    has_offset = regex_mask(arrow, _OFFSET, s, index=s.index) & text
     naive = text & ~has_offset
     if has_offset.any():
         out[has_offset] = _to_datetime(s[has_offset], fmt, utc=True)
@@ -70,6 +74,25 @@ def parse_times(
         out[naive] = local.dt.tz_convert("UTC")
     out.index = values.index
     return out
+
+
+def text_array(s: pd.Series) -> pa.StringArray | None:
+    """A column of Python strings as an Arrow array (``None`` if Arrow cannot encode it)."""
+    try:
+        return pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError):  # e.g. a lone surrogate
+        return None
+
+
+def regex_mask(
+    arrow: pa.StringArray | None, pattern: str, s: pd.Series, *, index: pd.Index
+) -> pd.Series:
+    """Where the RE2 ``pattern`` is found in each value, in C++ (Python's ``re`` as fallback)."""
+    if arrow is None:
+        fallback = pattern.replace(r"\p{Nd}", r"\d")
+        return s.str.contains(fallback, regex=True).fillna(False).astype(bool)
+    found = pc.match_substring_regex(arrow, pattern).fill_null(False)
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=index, dtype=bool)
 
 
 def _to_datetime(s: pd.Series, fmt: str | None, *, utc: bool) -> pd.Series:
@@ -105,7 +128,11 @@ def _exact_floats(s: pd.Series) -> FloatArray:
     out = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
     ok = ~np.isnan(out)
     if ok.any():
-        out[ok] = np.asarray(s.to_numpy()[ok], dtype=str).astype(float)
+        values = s.to_numpy()[ok]
+        try:  # Arrow's parser rounds correctly, like Python's float(), in C++
+            out[ok] = pc.cast(pa.array(values, type=pa.string()), pa.float64()).to_numpy()
+        except (pa.ArrowException, UnicodeError):  # a spelling Arrow does not read
+            out[ok] = np.asarray(values, dtype=str).astype(float)
     return out
 
 

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from shapely.geometry.base import BaseGeometry
 
 from analytics.cells import points_to_cells
@@ -25,6 +27,7 @@ from data_loaders.parsing import (
     parse_point_text,
     parse_times,
     swapped_mask,
+    text_array,
 )
 from data_loaders.profiles import Profile
 from data_loaders.readers import RawTable
@@ -159,8 +162,11 @@ def _content_hash(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
         pd.util.hash_pandas_object(part, index=False, hash_key=key).to_numpy(dtype=np.uint64)
         for key in _HASH_KEYS
     )
-    # Two decimal numbers (numpy formats them in C): up to 41 characters.
-    return list(np.char.add(np.char.add(high.astype(str), "-"), low.astype(str)))
+    # Two decimal numbers (Arrow formats and joins them in C++): up to 41 characters.
+    text_ = pc.binary_join_element_wise(
+        pc.cast(pa.array(high), pa.string()), pc.cast(pa.array(low), pa.string()), "-"
+    )
+    return text_.to_pylist()  # type: ignore[no-any-return]
 
 
 def _coordinates(
@@ -278,7 +284,7 @@ def map_rows(
     id_spec = profile.columns.get("external_id")
     external_id = _content_ids(table, frame) if id_spec is None else _column(frame, id_spec)
     reasons.flag((external_id == "").to_numpy(), "missing_id")
-    too_long = (external_id.str.len() > MAX_ID_LENGTH).to_numpy()
+    too_long = (_lengths(external_id) > MAX_ID_LENGTH).to_numpy()
     reasons.flag(too_long, "bad_id", f"id longer than {MAX_ID_LENGTH} characters")
 
     lat, lon = _coordinates(table, profile, reasons)
@@ -295,7 +301,9 @@ def map_rows(
 
     dup = external_id.duplicated(keep="first").to_numpy()
     if seen:
-        dup |= external_id.isin(seen).to_numpy()
+        # One set lookup per row: ``isin(seen)`` would copy the whole growing set for every
+        # chunk (quadratic in the file's length).
+        dup |= np.fromiter((i in seen for i in external_id), dtype=bool, count=len(external_id))
     reasons.flag(dup & reasons.ok, "duplicate_in_file", "the same id appears earlier in the file")
 
     ok = reasons.ok
@@ -347,11 +355,20 @@ def _truncate(good: pd.DataFrame) -> int:
     for name, limit in TEXT_LIMITS.items():
         if name in good.columns and len(good):
             col = good[name]
-            long = col.notna() & (col.astype(str).str.len() > limit)
+            long = col.notna() & (_lengths(col) > limit)
             if long.any():
                 cut += int(long.sum())
                 good.loc[long, name] = col[long].astype(str).str.slice(0, limit)
     return cut
+
+
+def _lengths(col: pd.Series) -> pd.Series:
+    """Characters in each value (as text), counted by Arrow in C++ where it can."""
+    text_ = col.astype(str)
+    arrow = text_array(text_)
+    if arrow is None:
+        return text_.str.len()
+    return pd.Series(pc.utf8_length(arrow).to_numpy(zero_copy_only=False), index=col.index)
 
 
 def _rejects(
