@@ -4,6 +4,10 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 # CI must never skip PostGIS: there the tests fail instead of skipping when it is missing.
 PYTEST_FLAGS := $(if $(CI),--require-postgis --require-redis,)
+# The whole suite runs on two pytest-xdist workers (tests grouped by module); TEST_WORKERS=0 runs
+# it in one process.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev run run-prod test test-unit test-integration test-browser lint fmt \
@@ -30,7 +34,7 @@ test: install-dev ## run the whole test suite (SpatiaLite, PostGIS, Redis, headl
 	redis="$$(scripts/ensure_redis.sh)" || redis=""; \
 	WATCHFLOOR_TEST_POSTGIS_URL="$${WATCHFLOOR_TEST_POSTGIS_URL:-$$url}" \
 	WATCHFLOOR_TEST_REDIS_URL="$${WATCHFLOOR_TEST_REDIS_URL:-$$redis}" \
-	$(PY) -m pytest $(PYTEST_FLAGS) $(ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_FLAGS) $(ARGS)
 
 test-unit: install-dev ## unit tests only (no database, no browser)
 	$(PY) -m pytest tests/unit $(ARGS)

@@ -59,8 +59,14 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     """The Redis URL from WATCHFLOOR_TEST_REDIS_URL, or a skip (a failure in CI).
 
     The tests own that Redis database (``/15`` from scripts/ensure_redis.sh): it is flushed here.
+    Under pytest-xdist each worker gets its own database (``gw1`` -> ``/14``), so one worker's
+    flush never empties another's.
     """
     url = os.environ.get("WATCHFLOOR_TEST_REDIS_URL", "")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if url and worker != "gw0" and url.rsplit("/", 1)[-1].isdigit():
+        base, _, db = url.rpartition("/")
+        url = f"{base}/{int(db) - int(worker.removeprefix('gw'))}"
     reason = ""
     if not url:
         reason = "Redis not configured: WATCHFLOOR_TEST_REDIS_URL is empty (run `make test`)"
