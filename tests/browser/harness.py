@@ -148,10 +148,14 @@ def open_dashboard(
 ) -> None:
     """Open a dashboard page as a signed-in user would reach it (signing in when asked to).
 
-    Every browser test goes through here; the default user is the demo watch officer.
+    Every browser test goes through here; the default user is the demo watch officer. A shared
+    browser may still show an earlier test's page, whose live poll fails once that test's app
+    has stopped: the page is left first and its log discarded, so a test reads only its own.
     """
     from security.users import DEMO_PASSWORD
 
+    driver.get("about:blank")
+    driver.get_log("browser")
     driver.get(base + path)
     if urlparse(driver.current_url).path == "/login":
         sign_in(driver, username, password or DEMO_PASSWORD)
