@@ -57,7 +57,7 @@ def feed_panel() -> html.Aside:
     return html.Aside(
         className="wf-feed",
         children=[
-            html.H2("Newest reports"),
+            html.H2("Latest arrivals (newest stored first)"),
             html.Div(
                 className="wf-feed-head",
                 children=[
