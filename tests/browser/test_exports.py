@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -39,6 +40,20 @@ def _downloaded(folder: Path, suffix: str) -> Path | None:
     return done[0] if done and not partial else None
 
 
+def _export(driver: webdriver.Chrome, downloads: Path, suffix: str) -> Path:
+    """Click Export, follow the job's progress to the end, click its link; return the file."""
+    driver.find_element(By.ID, "export-button").click()
+    status = driver.find_element(By.ID, "export-status-text")
+    _wait(driver, lambda d: status.text.startswith("Ready:"), timeout=120)
+    done, total = re.match(r"Ready: ([\d,]+) of ([\d,]+) rows", status.text).groups()  # type: ignore[union-attr]
+    bar = driver.find_element(By.ID, "export-progress")
+    assert done == total and bar.get_attribute("value") == bar.get_attribute("max")
+    link = driver.find_element(By.ID, "export-file-link")
+    assert link.is_displayed() and "/export/jobs/" in (link.get_attribute("href") or "")
+    link.click()
+    return _wait(driver, lambda d: _downloaded(downloads, suffix))
+
+
 def _count(driver: webdriver.Chrome, layer: str) -> int:
     return int(driver.find_element(By.ID, f"summary-count-{layer}").text.replace(",", ""))
 
@@ -67,13 +82,12 @@ def test_exp001_county_export_and_briefing_download(
     choice.send_keys("Suffolk")
     choice.send_keys(Keys.ENTER)
     _wait(d, lambda d: "Area: Suffolk" in d.find_element(By.ID, "area-summary").text)
-    link = d.find_element(By.ID, "export-link")
+    link = d.find_element(By.ID, "briefing-link")
     _wait(d, lambda d: "region" in (link.get_attribute("href") or ""))
     # The map now counts what is inside Suffolk only (Boston is; a few reports are outside).
     _wait(d, lambda d: _count(d, "incidents") <= before)
     suspicious, incidents = _count(d, "suspicious"), _count(d, "incidents")
-    link.click()
-    gpkg = _wait(d, lambda d: _downloaded(downloads, ".gpkg"))
+    gpkg = _export(d, downloads, ".gpkg")
     layers = set(pyogrio.list_layers(gpkg)[:, 0])
     assert {"suspicious", "incidents", "hexes", "regions", "hazards"} <= layers
     assert len(pyogrio.read_dataframe(gpkg, layer="suspicious")) == suspicious > 0
@@ -165,3 +179,41 @@ def _incidents_inside(db: Path, area_id: int, category: str) -> int:
         return 0
     lon, lat = zip(*[(r[0], r[1]) for r in seen], strict=True)
     return int(shapely.contains_xy(shape, lon, lat).sum())
+
+
+def test_exp003_export_job_shows_progress_and_sends_the_file(
+    analyst_browser: webdriver.Chrome, live_app: str, downloads: Path
+) -> None:
+    """Export the incidents as GeoJSON: the bar counts rows up to the map's count; file arrives."""
+    d = analyst_browser
+    open_dashboard(d, live_app, username="demo-analyst")
+    _wait(d, lambda d: d.find_element(By.ID, "summary-count-incidents").text.strip("—"))
+    incidents = _count(d, "incidents")
+    for menu, label in (("export-layer", "incidents"), ("export-format", "GeoJSON")):
+        box = d.find_element(By.CSS_SELECTOR, f"#{menu} input")
+        box.send_keys(label)
+        box.send_keys(Keys.ENTER)
+        _wait(d, lambda d, m=menu, t=label: t in d.find_element(By.ID, m).text)
+    d.find_element(By.ID, "export-button").click()
+    status = d.find_element(By.ID, "export-status-text")
+    seen: list[str] = []
+
+    def finished(_d: webdriver.Chrome) -> bool:
+        text = status.text
+        seen.append(text)
+        return text.startswith("Ready:")
+
+    _wait(d, finished, timeout=120)
+    # Every state shown on the way counts against the same total, the map's count, never down.
+    counts = [re.match(r"(?:Ready: )?([\d,]+) of ([\d,]+) rows", t) for t in seen]
+    pairs = [(int(m[1].replace(",", "")), int(m[2].replace(",", ""))) for m in counts if m]
+    assert pairs and {total for _, total in pairs} == {incidents}
+    assert [done for done, _ in pairs] == sorted(done for done, _ in pairs)
+    assert pairs[-1] == (incidents, incidents)
+    bar = d.find_element(By.ID, "export-progress")
+    assert bar.get_attribute("value") == bar.get_attribute("max") == str(incidents)
+    d.find_element(By.ID, "export-file-link").click()
+    geojson = _wait(d, lambda d: _downloaded(downloads, ".geojson"))
+    frame = pyogrio.read_dataframe(geojson)
+    assert len(frame) == incidents > 1000 and set(frame["kind"]) == {"incident"}
+    assert not [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
