@@ -295,3 +295,127 @@ def test_unknown_layer_or_format_is_refused(engine: Engine, settings: Settings) 
             )
     with session_scope(engine) as s:
         assert s.execute(select(ExportJob.id)).first() is None
+
+
+# A worker process that starts a job in the background, as the dashboard does, and dies
+# (os._exit: no clean-up, like a SIGKILL) right after the first chunk is committed.
+_DYING_WORKER = """
+import os, sys, threading
+from jobs.exports import start_export_job
+from layers.selection import ScreenState
+from security.roles import Role, Viewer
+from settings import Settings
+from store.engine import make_engine
+
+settings = Settings(env="test")
+viewer = Viewer("analyst", Role.ANALYST, settings.host_agency)
+box = []
+
+def die(done):
+    sys.stdout.write(f"{box[0]} {done}\\n")
+    sys.stdout.flush()
+    os._exit(9)
+
+box.append(start_export_job(
+    engine=make_engine(settings.database_url), settings=settings, viewer=viewer,
+    layer="incidents", fmt="gpkg", res=8, state=ScreenState.from_json(sys.argv[1]),
+    on_progress=die,
+))
+threading.Event().wait(120)
+"""
+
+
+def test_a_job_whose_process_died_is_reported_failed(
+    demo_db: tuple[Engine, Settings], tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from settings import PROJECT_ROOT
+
+    engine, base = demo_db
+    settings = base.model_copy(update={"var_dir": tmp_path, "export_stale_s": 5})
+    viewer = _analyst(settings)
+    state = _suffolk_feb(engine, viewer)
+    env = {
+        **os.environ,
+        "WATCHFLOOR_DATABASE_URL": settings.database_url,
+        "WATCHFLOOR_VAR_DIR": str(tmp_path),
+        "WATCHFLOOR_EXPORT_CHUNK_ROWS": "200",
+        "WATCHFLOOR_EXPORT_STALE_S": "5",
+        "WATCHFLOOR_LOG_LEVEL": "WARNING",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", _DYING_WORKER, state.to_json()],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 9, run.stderr[-2000:]
+    job_id, done = run.stdout.split()
+    # Another process (this one, as another worker would) reads the job from the database.
+    status = job_status(engine=engine, settings=settings, job_id=job_id, viewer=viewer)
+    assert status is not None and status.status == "running"
+    assert status.rows_done == int(done) == 200 < int(status.rows_total or 0)
+    with session_scope(engine) as s:
+        later = datetime.now(UTC) + timedelta(seconds=6)
+        dead = load_job(session=s, job_id=job_id, username="analyst", stale_s=5, now=later)
+    assert dead is not None and dead.status == "failed" and dead.rows_done == 200
+    assert dead.message is not None and "Start it again" in dead.message
+    assert job_dir(settings, job_id).is_dir()  # the dead process left its partial file
+    retention = timedelta(hours=settings.export_retention_hours + 1)
+    now = datetime.now(UTC) + retention
+    assert cleanup_expired_jobs(engine=engine, settings=settings, now=now) >= 1
+    assert not job_dir(settings, job_id).exists()
+
+
+def test_manage_exports_cleanup_reports_what_it_deleted(tmp_path: Path, db_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from settings import PROJECT_ROOT
+
+    env = {
+        **os.environ,
+        "WATCHFLOOR_DATABASE_URL": db_url,
+        "WATCHFLOOR_VAR_DIR": str(tmp_path),
+        "WATCHFLOOR_LOG_LEVEL": "WARNING",
+    }
+    from sqlalchemy import update
+
+    from store.engine import make_engine
+
+    engine = make_engine(db_url)
+    old = datetime.now(UTC) - timedelta(hours=25)
+    with session_scope(engine) as s:
+        for job_id in ("old", "new"):
+            create_job(
+                session=s,
+                job_id=job_id,
+                username="analyst",
+                agency="MA-CFC",
+                layer="sites",
+                fmt="csv",
+                res=8,
+                state_json="{}",
+            )
+            (tmp_path / "exports" / job_id).mkdir(parents=True)
+        s.execute(
+            update(ExportJob).where(ExportJob.id == "old").values(created_at=old, heartbeat_at=old)
+        )
+    engine.dispose()
+    run = subprocess.run(
+        [sys.executable, "manage.py", "exports", "cleanup", "--json"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(run.stdout) == {"deleted": 1, "retention_hours": 24.0}
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["new"]
