@@ -8,6 +8,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyogrio
 import pytest
 from sqlalchemy import Engine, select
@@ -419,3 +420,39 @@ def test_manage_exports_cleanup_reports_what_it_deleted(tmp_path: Path, db_url: 
     )
     assert json.loads(run.stdout) == {"deleted": 1, "retention_hours": 24.0}
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["new"]
+
+
+def test_export_job_holds_only_what_the_viewer_may_see(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    from security.visibility import may_see
+    from tests.security_kit import event_frame, two_agency_events
+
+    settings = settings.model_copy(update={"var_dir": tmp_path, "export_chunk_rows": 50})
+    two_agency_events(engine, settings)
+    viewer = _analyst(settings)  # center staff: no other agency's TLP:RED
+    job_id = start_export_job(
+        engine=engine,
+        settings=settings,
+        viewer=viewer,
+        layer="incidents",
+        fmt="csv",
+        res=8,
+        state=ScreenState(preset="all"),
+        background=False,
+    )
+    status = job_status(engine=engine, settings=settings, job_id=job_id, viewer=viewer)
+    assert status is not None and status.status == "done"
+    stored = event_frame(engine)
+    allowed = [
+        may_see(viewer, handling=h, source_agency=a)
+        for h, a in zip(stored["handling"], stored["source_agency"], strict=True)
+    ]
+    incidents = stored["kind"] == "incident"
+    visible = stored[incidents & pd.Series(allowed, index=stored.index)]
+    assert len(visible) < incidents.sum()  # some RED rows really are hidden from the analyst
+    path = job_dir(settings, job_id) / "watchfloor-incidents.csv.zip"
+    back = pyogrio.read_dataframe(f"/vsizip/{path}/watchfloor-incidents.csv")
+    assert sorted(back["external_id"]) == sorted(visible["external_id"])
+    assert "TLP:RED" not in set(back["handling"])
+    assert status.rows_done == status.rows_total == len(visible)
