@@ -537,6 +537,22 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exports_cleanup(args: argparse.Namespace) -> int:
+    """Delete dashboard export jobs (files and rows) older than the retention period."""
+    from jobs.exports import cleanup_expired_jobs
+    from settings import get_settings
+
+    settings = get_settings()
+    deleted = cleanup_expired_jobs(engine=_engine(), settings=settings)
+    _emit(
+        args,
+        {"deleted": deleted, "retention_hours": settings.export_retention_hours},
+        f"{deleted} export job(s) older than {settings.export_retention_hours:g} h deleted "
+        f"from {settings.export_dir}",
+    )
+    return 0
+
+
 def _emit(args: argparse.Namespace, payload: dict[str, object], text: str) -> None:
     out = json.dumps(payload, default=str) if getattr(args, "json", False) else text
     sys.stdout.write(out + "\n")
@@ -735,6 +751,14 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--apply", action="store_true", help="delete them (audited)")
     purge.add_argument("--json", action="store_true", help="print one JSON object")
     purge.set_defaults(func=cmd_purge)
+
+    jobs = sub.add_parser("exports", help="the dashboard's export job files")
+    jobs_sub = jobs.add_subparsers(dest="exports_command", required=True, metavar="ACTION")
+    clean = jobs_sub.add_parser(
+        "cleanup", help="delete job files older than WATCHFLOOR_EXPORT_RETENTION_HOURS"
+    )
+    clean.add_argument("--json", action="store_true", help="print one JSON object")
+    clean.set_defaults(func=cmd_exports_cleanup)
     return parser
 
 

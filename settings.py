@@ -115,6 +115,14 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     cache_max_entries: int = Field(default=256, ge=0)
     cache_ttl_s: int = Field(default=600, ge=1)
+    # Writable state beside the database (issue #7): dashboard export files live in
+    # VAR_DIR/exports/<job id>/. Several app hosts need it on a shared volume.
+    var_dir: Path = PROJECT_ROOT / "var"
+    # Dashboard export jobs: rows read and written per step, seconds without a heartbeat after
+    # which a running job counts as dead (its process ended), and hours a finished file is kept.
+    export_chunk_rows: int = Field(default=10_000, ge=1)
+    export_stale_s: float = Field(default=60.0, gt=0)
+    export_retention_hours: float = Field(default=24.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -146,6 +154,11 @@ class Settings(BaseSettings):
     def secret_key_is_placeholder(self) -> bool:
         """Whether no real secret key is configured."""
         return self.secret_key in ("", PLACEHOLDER_SECRET)
+
+    @property
+    def export_dir(self) -> Path:
+        """Directory of the dashboard's export jobs (one sub-directory per job)."""
+        return self.var_dir / "exports"
 
     @property
     def is_sqlite(self) -> bool:

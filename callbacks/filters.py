@@ -1,12 +1,14 @@
-"""Filter panel: menus from visible data, the filter store, area summary and download links."""
+"""Filter panel: menus from visible data, the filter store, area summary, export jobs, briefing."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dash import Input, Output, State, callback, no_update
+from dash.exceptions import PreventUpdate
 
 from callbacks import _context
+from jobs.exports import ExportJobError, job_status, start_export_job
 from layers.selection import (
     SelectionError,
     area_label,
@@ -139,26 +141,89 @@ def sync_filter_state(
 
 
 @callback(
-    Output(ids.EXPORT_LINK, "href"),
     Output(ids.BRIEFING_LINK, "href"),
     Input(ids.WINDOW_STORE, "data"),
     Input(ids.FILTER_STORE, "data"),
-    Input(ids.EXPORT_LAYER, "value"),
-    Input(ids.EXPORT_FORMAT, "value"),
     Input(ids.BRIEFING_FORMAT, "value"),
     Input(ids.GEOMETRY_STORE, "data"),
     prevent_initial_call=False,
 )
-def update_download_links(
-    window: Any, filter_data: Any, layer: str, fmt: str, briefing_fmt: str, geometry: Any
-) -> tuple[str, str]:
-    """Point the export and briefing links at the routes with the screen state."""
+def update_briefing_link(window: Any, filter_data: Any, briefing_fmt: str, geometry: Any) -> str:
+    """Point the briefing link at its route with the screen state."""
     require(Capability.VIEW_MAP, _context.viewer())
     state = screen_state(window, filter_data)
     res = int((geometry or {}).get("res") or 8)
+    return download_href("/briefing/download", state, format=briefing_fmt, res=min(res, 9))
+
+
+@callback(
+    Output(ids.EXPORT_JOB, "data"),
+    Input(ids.EXPORT_BUTTON, "n_clicks"),
+    State(ids.WINDOW_STORE, "data"),
+    State(ids.FILTER_STORE, "data"),
+    State(ids.EXPORT_LAYER, "value"),
+    State(ids.EXPORT_FORMAT, "value"),
+    State(ids.GEOMETRY_STORE, "data"),
+    prevent_initial_call=True,
+)
+def start_export(
+    n_clicks: int | None, window: Any, filter_data: Any, layer: str, fmt: str, geometry: Any
+) -> dict[str, str]:
+    """Start an export job for exactly the screen's state; the poll below follows it."""
+    viewer = require(Capability.EXPORT, _context.viewer())
+    if not n_clicks:
+        raise PreventUpdate
+    try:
+        job_id = start_export_job(
+            engine=_context.engine(),
+            settings=_context.app_settings(),
+            viewer=viewer,
+            layer=layer,
+            fmt=fmt,
+            res=int((geometry or {}).get("res") or 8),
+            state=screen_state(window, filter_data),
+        )
+    except ExportJobError as exc:
+        return {"error": str(exc)}
+    return {"id": job_id}
+
+
+@callback(
+    Output(ids.EXPORT_STATUS, "hidden"),
+    Output(ids.EXPORT_PROGRESS, "value"),
+    Output(ids.EXPORT_PROGRESS, "max"),
+    Output(ids.EXPORT_STATUS_TEXT, "children"),
+    Output(ids.EXPORT_FILE_LINK, "href"),
+    Output(ids.EXPORT_FILE_LINK, "children"),
+    Output(ids.EXPORT_FILE_LINK, "hidden"),
+    Output(ids.EXPORT_INTERVAL, "disabled"),
+    Input(ids.EXPORT_JOB, "data"),
+    Input(ids.EXPORT_INTERVAL, "n_intervals"),
+    prevent_initial_call=True,
+)
+def poll_export(job: dict[str, str] | None, _ticks: int | None) -> tuple[Any, ...]:
+    """Show the job's progress from the database (any worker answers); stop polling at the end."""
+    viewer = require(Capability.EXPORT, _context.viewer())
+    if not job:
+        raise PreventUpdate
+    status = None
+    if job.get("id"):
+        status = job_status(
+            engine=_context.engine(),
+            settings=_context.app_settings(),
+            job_id=job["id"],
+            viewer=viewer,
+        )
+    view = filters.export_progress_view(status, job.get("error"))
     return (
-        download_href("/export/download", state, layer=layer, format=fmt, res=res),
-        download_href("/briefing/download", state, format=briefing_fmt, res=min(res, 9)),
+        False,
+        str(view.value),
+        str(view.maximum),
+        view.text,
+        view.href,
+        view.link_text,
+        view.link_hidden,
+        not view.polling,
     )
 
 

@@ -6,6 +6,12 @@
 ``layers.selection.screen_filter``, the function the map uses, for the signed-in viewer. Both
 need the EXPORT capability (a briefing leaves the system as much as an export does) and are
 audited with the filters, the rows and the format.
+
+The dashboard's Export button starts a job instead (``jobs.exports``): the file is written to
+disk chunk by chunk while the page polls its progress, then sent from disk by
+``GET /export/jobs/<id>/file`` (``flask.send_file``: streamed, with Content-Length), audited at
+that moment. ``GET /export/jobs/<id>`` answers the job's progress as JSON. Both answer 404 to
+anyone but the user who started the job.
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ from typing import Any
 
 import flask
 from sqlalchemy import Engine
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, NotFound
 
 from analytics.timebuckets import TimeWindow
 from exports.formats import FORMATS, SUFFIX
 from exports.service import EXPORT_LAYERS, export_layers
+from jobs.exports import job_file, job_status
 from layers.selection import ScreenState, SelectionError, area_label, screen_filter
 from reports.briefing import BriefingError, build_filtered_briefing, write_pdf
 from security.audit import record
@@ -190,6 +197,57 @@ def briefing_download(engine: Engine, settings: Settings) -> flask.Response:
     return _attachment(data, name, mime)
 
 
+def job_progress(engine: Engine, settings: Settings, job_id: str) -> flask.Response:
+    """Answer ``GET /export/jobs/<id>``: the job's state and rows done of rows total, as JSON."""
+    viewer = require(Capability.EXPORT)
+    status = job_status(engine=engine, settings=settings, job_id=job_id, viewer=viewer)
+    if status is None:  # another user's job is as absent as one that never was
+        raise NotFound("no such export job")
+    return flask.jsonify(
+        id=status.id,
+        status=status.status,
+        layer=status.layer,
+        format=status.format,
+        rows_done=status.rows_done,
+        rows_total=status.rows_total,
+        message=status.message,
+        filename=status.filename,
+        size_bytes=status.size_bytes,
+    )
+
+
+def job_download(engine: Engine, settings: Settings, job_id: str) -> flask.Response:
+    """Answer ``GET /export/jobs/<id>/file``: the finished file, streamed from disk, audited."""
+    viewer = require(Capability.EXPORT)
+    status = job_status(engine=engine, settings=settings, job_id=job_id, viewer=viewer)
+    if status is None:
+        raise NotFound("no such export job")
+    path = job_file(settings, status)
+    if path is None:
+        raise NotFound(
+            "the export is not finished" if status.status == "running" else "no file for this job"
+        )
+    with session_scope(engine) as session:
+        # 28 CFR 23.20(e): every dissemination is recorded (who, what, when), before it leaves.
+        record(
+            session=session,
+            viewer=viewer,
+            action="export",
+            object=path.name,
+            details={"via": "dashboard", "job": status.id, **status.details},
+        )
+    suffix = path.suffix.lstrip(".")
+    return flask.send_file(
+        path,
+        mimetype=_MIME.get(suffix, f"application/{suffix}"),
+        as_attachment=True,
+        download_name=path.name,
+        conditional=False,
+        etag=False,
+        max_age=0,
+    )
+
+
 def register_downloads(server: flask.Flask, settings: Settings) -> None:
     """Add the export and briefing download routes to ``server``."""
     engine = get_engine(settings.database_url, settings.spatialite_path)
@@ -200,5 +258,13 @@ def register_downloads(server: flask.Flask, settings: Settings) -> None:
     def _briefing() -> Any:
         return briefing_download(engine, settings)
 
+    def _job(job_id: str) -> Any:
+        return job_progress(engine, settings, job_id)
+
+    def _job_file(job_id: str) -> Any:
+        return job_download(engine, settings, job_id)
+
     server.add_url_rule("/export/download", "export_download", _export)
+    server.add_url_rule("/export/jobs/<job_id>", "export_job", _job)
+    server.add_url_rule("/export/jobs/<job_id>/file", "export_job_file", _job_file)
     server.add_url_rule("/briefing/download", "briefing_download", _briefing)

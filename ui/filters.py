@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 from dash import dcc, html
 
 from analytics.summary import RegionSummary
 from exports.formats import FORMATS
 from exports.service import EXPORT_LAYERS
+from store.export_jobs import JobStatus
 from ui import ids
 
 AREA_OPTIONS = [
@@ -53,10 +56,11 @@ def filter_controls() -> list[object]:
 
 
 def download_controls(may_export: bool) -> html.Div:
-    """Return the export (layer + format) and briefing (HTML/PDF) links; hidden without EXPORT.
+    """Return the export (layer + format) and briefing (HTML/PDF) controls; hidden without EXPORT.
 
-    The links are plain ``GET`` downloads whose query string carries the screen state; the
-    server rebuilds the filter from it and checks the capability itself.
+    Export starts a job for the screen state and shows its progress, then a download link; the
+    briefing link is a plain ``GET`` download whose query string carries the screen state. The
+    server rebuilds the filter from the state and checks the capability itself.
     """
     return html.Div(
         id=ids.EXPORT_PANEL,
@@ -72,7 +76,25 @@ def download_controls(may_export: bool) -> html.Div:
                 value="gpkg",
                 clearable=False,
             ),
-            html.A("⭳ Export", id=ids.EXPORT_LINK, href="", className="wf-button wf-link"),
+            html.Button("⭳ Export", id=ids.EXPORT_BUTTON, n_clicks=0, className="wf-button"),
+            dcc.Store(id=ids.EXPORT_JOB, storage_type="memory"),
+            dcc.Interval(id=ids.EXPORT_INTERVAL, interval=1000, disabled=True),
+            html.Div(
+                id=ids.EXPORT_STATUS,
+                className="wf-export-status",
+                hidden=True,
+                children=[
+                    html.Progress(id=ids.EXPORT_PROGRESS, value="0", max="1"),
+                    html.P(id=ids.EXPORT_STATUS_TEXT, className="wf-hint"),
+                    html.A(
+                        "⭳ Download",
+                        id=ids.EXPORT_FILE_LINK,
+                        href="",
+                        hidden=True,
+                        className="wf-button wf-link",
+                    ),
+                ],
+            ),
             html.H2("Briefing"),
             dcc.RadioItems(
                 id=ids.BRIEFING_FORMAT,
@@ -83,6 +105,53 @@ def download_controls(may_export: bool) -> html.Div:
             ),
             html.A("⭳ Briefing", id=ids.BRIEFING_LINK, href="", className="wf-button wf-link"),
         ],
+    )
+
+
+@dataclass(frozen=True)
+class ExportProgressView:
+    """What the export panel shows for a job: bar, words, link, and whether to keep polling."""
+
+    value: int
+    maximum: int
+    text: str
+    href: str
+    link_text: str
+    link_hidden: bool
+    polling: bool
+
+
+def _mib(size: int | None) -> str:
+    return f"{(size or 0) / 2**20:,.1f} MiB"
+
+
+def export_progress_view(status: JobStatus | None, error: str | None = None) -> ExportProgressView:
+    """Return the export panel's state for ``status`` ("12,000 of 200,000 rows", link, error).
+
+    ``None`` is a job that this user cannot see (or that was deleted): said in words.
+    """
+    if error or status is None:
+        text = error or "This export is no longer available; start it again."
+        return ExportProgressView(0, 1, text, "", "", True, False)
+    total = status.rows_total
+    done = status.rows_done
+    if status.status == "failed":
+        return ExportProgressView(
+            done, max(total or 1, 1), str(status.message), "", "", True, False
+        )
+    if total is None:
+        return ExportProgressView(0, 1, "Counting the rows…", "", "", True, True)
+    of = f"{min(done, total):,} of {total:,} rows"
+    if status.status == "running":
+        return ExportProgressView(done, max(total, 1), f"{of} written…", "", "", True, True)
+    return ExportProgressView(
+        max(total, 1),
+        max(total, 1),
+        f"Ready: {of}, {_mib(status.size_bytes)}.",
+        f"/export/jobs/{status.id}/file",
+        f"⭳ Download {status.filename}",
+        False,
+        False,
     )
 
 

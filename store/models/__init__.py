@@ -4,6 +4,7 @@ from store.models.apikey import ApiKey
 from store.models.area import Area
 from store.models.batch import IngestBatch, QuarantinedRow
 from store.models.event import Event, EventRevision
+from store.models.export_job import ExportJob
 from store.models.flag import Flag, FlagHistory
 from store.models.prefs import UserPrefs
 from store.models.site import Site
@@ -17,6 +18,7 @@ __all__ = [
     "DataVersion",
     "Event",
     "EventRevision",
+    "ExportJob",
     "Flag",
     "FlagHistory",
     "IngestBatch",

@@ -43,6 +43,10 @@ def running_app(db_path: Path, *, timeout_s: float = 120, **env: str) -> Iterato
         "WATCHFLOOR_DATABASE_URL": f"sqlite:///{db_path}",
         "WATCHFLOOR_PORT": str(port),
         "WATCHFLOOR_LOG_LEVEL": "WARNING",
+        # Export job files beside the test database, never in the checkout's var/; small
+        # chunks, so the demo's few thousand rows take several steps of progress.
+        "WATCHFLOOR_VAR_DIR": str(db_path.parent),
+        "WATCHFLOOR_EXPORT_CHUNK_ROWS": "1000",
         **env,
     }
     log = (db_path.parent / "app.log").open("w")

@@ -23,7 +23,11 @@ ROUTE_CAPABILITY = {
     "/admin/audit.csv": Capability.ADMINISTER,
     "/export/download": Capability.EXPORT,
     "/briefing/download": Capability.EXPORT,
+    "/export/jobs/<job_id>": Capability.EXPORT,
+    "/export/jobs/<job_id>/file": Capability.EXPORT,
 }
+# Routes of one object: allowed callers get 404 for the made-up id (and others 403 first).
+NOT_FOUND_WHEN_ALLOWED = {"/export/jobs/<job_id>", "/export/jobs/<job_id>/file"}
 # Every Dash callback, by its output, and the capability it requires. A new callback fails
 # this test until it is added here (and calls security.capabilities.require).
 CALLBACK_CAPABILITY = {
@@ -42,8 +46,11 @@ CALLBACK_CAPABILITY = {
     "filter-categories.options": Capability.VIEW_MAP,
     "area-choice.options": Capability.VIEW_MAP,
     "filter-store.data": Capability.VIEW_MAP,
-    # The links only carry the screen state; the routes themselves require EXPORT.
-    "export-link.href": Capability.VIEW_MAP,
+    # The link only carries the screen state; the route itself requires EXPORT.
+    "briefing-link.href": Capability.VIEW_MAP,
+    # Export jobs (issue #7): starting one and polling it.
+    "export-job.data": Capability.EXPORT,
+    "export-status.hidden": Capability.EXPORT,
     "area-summary.children": Capability.VIEW_MAP,
     # Live watch desk (issue #8).
     "data-version.data": Capability.VIEW_MAP,
@@ -177,6 +184,8 @@ def test_every_route_and_callback_per_role(engine: Engine, settings: Settings) -
                 assert resp.status_code == 401, (name, rule)  # the cookie is no credential there
             elif rule == "/static/<filename>":
                 assert resp.status_code == 404, (name, rule)  # signed in, but no such file
+            elif rule in NOT_FOUND_WHEN_ALLOWED and needed in MATRIX[role]:
+                assert resp.status_code == 404, (name, rule, resp.status_code)
             elif needed is None or needed in MATRIX[role]:
                 assert resp.status_code == 200, (name, rule, resp.status_code)
             else:

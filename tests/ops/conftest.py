@@ -30,6 +30,7 @@ class Profile:
     engine: Engine
     api_key: str
     log_path: Path
+    url: str
 
 
 @pytest.fixture
@@ -55,13 +56,19 @@ def profile(postgis_url: str, redis_url: str, tmp_path: Path) -> Iterator[Profil
         "WATCHFLOOR_THREADS": "2",
         "WATCHFLOOR_LOG_FORMAT": "json",
         "WATCHFLOOR_DETECT_AFTER_INGEST": "false",
+        # Export jobs (issue #7): files beside the test, small pages, a short heartbeat limit.
+        "WATCHFLOOR_VAR_DIR": str(tmp_path),
+        "WATCHFLOOR_EXPORT_CHUNK_ROWS": "10",
+        "WATCHFLOOR_EXPORT_STALE_S": "4",
+        # Plain HTTP on localhost: a Secure cookie would never come back to sign-in.
+        "WATCHFLOOR_COOKIE_SECURE": "false",
     }
     log_path = tmp_path / "gunicorn.log"
     proc = start_gunicorn(env, log_path=log_path)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, proc)
-        yield Profile(base, proc, engine, key, log_path)
+        yield Profile(base, proc, engine, key, log_path, url)
     finally:
         stop_gunicorn(proc)
         engine.dispose()
