@@ -134,8 +134,13 @@ def _time_strings(col: pd.Series, suffix: str = "") -> npt.NDArray[np.str_]:
 
     numpy formats them in C; the ``T`` becomes a space in place (no per-value Python string).
     """
-    stamp = pd.to_datetime(col, utc=True)
-    values = stamp.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        naive = col.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_dtype(col):
+        naive = col  # naive times are UTC already
+    else:  # pd.to_datetime on a typed column walks it value by value (its cache check)
+        naive = pd.to_datetime(col, utc=True).dt.tz_localize(None)
+    values = naive.to_numpy().astype("datetime64[us]")
     text_ = np.datetime_as_string(values, unit="us").astype("<U26")
     if len(text_):
         text_.view(np.uint32).reshape(len(text_), 26)[:, 10] = ord(" ")
@@ -274,7 +279,11 @@ def _arrow_column(col: pd.Series | pa.Array) -> pa.Array:
     if isinstance(col, pa.Array):
         return col
     missing = col.isna().to_numpy()
+    if missing.all():
+        return pa.nulls(len(col), pa.string())
     if _is_time(col):
+        if not missing.any() and bool((col == col.iloc[0]).all()):  # one stamp, formatted once
+            return pa.array(np.repeat(_time_strings(col.iloc[:1], "+00"), len(col)))
         return pa.array(_time_strings(col, "+00"), type=pa.string(), mask=missing)
     if col.dtype != object:
         return pa.array(col.to_numpy(), mask=missing if missing.any() else None)
