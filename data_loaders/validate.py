@@ -26,12 +26,13 @@ from data_loaders.parsing import (
     parse_numbers,
     parse_point_text,
     parse_times,
+    strip_text,
     swapped_mask,
     text_array,
 )
 from data_loaders.profiles import Profile
 from data_loaders.readers import RawTable
-from store.models.vocab import SAR_CATEGORIES
+from store.models.vocab import EVENT_KINDS, SAR_CATEGORIES
 
 # Quarantine reasons, in the order they are tested.
 REASONS = (
@@ -139,9 +140,9 @@ def _column(frame: pd.DataFrame, spec: str | list[str] | None, sep: str = "|") -
             f"the profile maps columns {missing} that the file does not have; "
             f"the file has {list(frame.columns)}"
         )
-    out = frame[names[0]].astype(str).str.strip()
+    out = strip_text(frame[names[0]])
     for name in names[1:]:
-        out = out + sep + frame[name].astype(str).str.strip()
+        out = out + sep + strip_text(frame[name])
     return out
 
 
@@ -149,7 +150,7 @@ def _column(frame: pd.DataFrame, spec: str | list[str] | None, sep: str = "|") -
 _HASH_KEYS = ("watchfloor-row-1", "watchfloor-row-2")
 
 
-def _content_hash(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
+def _content_hash(frame: pd.DataFrame, columns: tuple[str, ...]) -> npt.NDArray[np.object_]:
     """A fingerprint of each row's canonical content (detects a changed re-import).
 
     Notes
@@ -166,7 +167,7 @@ def _content_hash(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
     text_ = pc.binary_join_element_wise(
         pc.cast(pa.array(high), pa.string()), pc.cast(pa.array(low), pa.string()), "-"
     )
-    return text_.to_pylist()  # type: ignore[no-any-return]
+    return text_.to_numpy(zero_copy_only=False)  # type: ignore[no-any-return]
 
 
 def _coordinates(
@@ -303,7 +304,7 @@ def map_rows(
     if seen:
         # One set lookup per row: ``isin(seen)`` would copy the whole growing set for every
         # chunk (quadratic in the file's length).
-        dup |= np.fromiter((i in seen for i in external_id), dtype=bool, count=len(external_id))
+        dup |= np.fromiter(map(seen.__contains__, external_id), dtype=bool, count=len(dup))
     reasons.flag(dup & reasons.ok, "duplicate_in_file", "the same id appears earlier in the file")
 
     ok = reasons.ok
@@ -391,7 +392,13 @@ def _event_fields(
     good: pd.DataFrame, rows: pd.DataFrame, profile: Profile
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     raw_category = _column(rows, profile.columns.get("category"))
-    upper = raw_category.str.upper()
+    # Categories repeat: upper-case each distinct one once.
+    codes, uniques = pd.factorize(raw_category)
+    upper = pd.Series(
+        np.array([u.upper() for u in uniques], dtype=object)[codes] if len(codes) else [],
+        index=raw_category.index,
+        dtype=object,
+    )
     sar = {k.upper(): v for k, v in profile.suspicious_categories.items()}
     # ISE-SAR codes and names are understood as given, whatever the profile.
     sar_vocab = {code.upper(): code for code in SAR_CATEGORIES}
@@ -425,7 +432,7 @@ def _event_fields(
     )
     good["description"] = _optional(rows, profile, "description")
     good["location_text"] = _optional(rows, profile, "location_text")
-    good["handling"] = [profile.handling_for(k) for k in good["kind"]]
+    good["handling"] = good["kind"].map({k: profile.handling_for(k) for k in EVENT_KINDS})
     severity = pd.to_numeric(profile.severity.evaluate(rows), errors="coerce").fillna(1)
     good["severity"] = severity.clip(1, 5).astype("int64")
     return good, unmapped

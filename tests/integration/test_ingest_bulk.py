@@ -112,3 +112,37 @@ def test_a_bulk_load_restores_indexes_and_triggers_and_bumps_the_version(
     assert _token(engine) != token
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM idx_events_geometry")).scalar() == N + 20
+
+
+def test_values_shared_by_every_row_are_stored_exactly(engine: Engine, tmp_path: Path) -> None:
+    # On SQLite a column with one value in a chunk goes into the INSERT as a literal: a quote
+    # in it must come back as written, and the columns that vary are still bound per row.
+    path = tmp_path / "same.csv"
+    frame = synthetic_events(600, seed=7)
+    frame.insert(0, "event_id", [f"Q{i}" for i in range(600)])
+    frame["occurred_at"] = frame["occurred_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    frame["category"] = "Don't know; '); DROP TABLE events; --"
+    frame.to_csv(path, index=False)
+    summary = ingest_path(
+        engine,
+        path,
+        None,
+        kind="suspicious",
+        source="O'Neil PD",
+        area=None,
+        store_res=11,
+        chunk_rows=300,
+    )
+    assert (summary.inserted, summary.quarantined) == (600, 0)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT source_agency, category, count(*), count(DISTINCT external_id), "
+                "count(DISTINCT lon), count(description), min(batch_id) = max(batch_id) "
+                "FROM events WHERE external_id LIKE 'Q%' GROUP BY source_agency, category"
+            )
+        ).all()
+    distinct_lon = frame["lon"].nunique()
+    assert [tuple(r) for r in rows] == [
+        ("O'Neil PD", "Don't know; '); DROP TABLE events; --", 600, 600, distinct_lon, 0, True)
+    ]

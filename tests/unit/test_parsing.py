@@ -15,6 +15,7 @@ from data_loaders.parsing import (
     parse_numbers,
     parse_point_text,
     parse_times,
+    strip_text,
     swapped_mask,
 )
 
@@ -123,3 +124,44 @@ def test_impossible_latitudes_that_fit_as_longitudes_are_swaps(lat: float, lon: 
         # The file says (lat=west, lon=lat): a western longitude in the latitude column.
         assert swapped_mask(np.array([west]), np.array([lat]))[0]
         assert not swapped_mask(np.array([lat]), np.array([west]))[0]
+
+
+def test_strip_text_strips_exactly_what_python_strips() -> None:
+    # Every character str.strip() removes, at either end, alone and inside text it keeps.
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    values = [f"{sp}a{sp}b{sp}" for sp in spaces] + [sp * 2 for sp in spaces]
+    values += ["plain", "", "\u200b zero-width space is not white space\u200b", "é ", "\x00 "]
+    column = pd.Series(values, dtype=object)
+    assert strip_text(column).tolist() == [v.strip() for v in values]
+    # Not all text (a reader that kept a number or a None): the plain pandas path, as before.
+    mixed = pd.Series([" 1 ", 2, None], dtype=object)
+    assert strip_text(mixed).tolist() == ["1", "2", "None"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(instants, st.sampled_from(["+00:00", "-05:00", "Z", "+0530"])), min_size=1)
+)
+def test_a_whole_column_of_times_parses_as_each_value_alone(values: list[tuple]) -> None:
+    # A column Arrow reads whole takes its C++ parser; one value it cannot read sends the
+    # column to pandas' parsers: both give the same instants.
+    texts = []
+    for when, offset in values:
+        zone = UTC if offset == "Z" else datetime.strptime(offset, "%z").tzinfo
+        texts.append(when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") + offset)
+    expected = [pd.Timestamp(when) for when, _ in values]
+    assert parse_times(pd.Series(texts)).tolist() == expected
+    with_us_date = parse_times(pd.Series(["03/04/2023 2:30 PM", *texts]))
+    assert with_us_date.tolist() == [pd.Timestamp("2023-03-04 19:30Z"), *expected]
+    naive = [when.astimezone(BOSTON).strftime("%Y-%m-%dT%H:%M:%S") for when, _ in values]
+    if all(when.year < 2037 for when, _ in values):  # pytz's rules stop at 2037 (see above)
+        by_pandas = parse_times(pd.Series([*naive, "03/04/2023 2:30 PM"])).tolist()[:-1]
+        assert parse_times(pd.Series(naive)).tolist() == by_pandas
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1))
+def test_a_whole_column_of_numbers_parses_exactly(values: list[float]) -> None:
+    texts = pd.Series([repr(v) for v in values])
+    assert parse_numbers(texts).tolist() == values
+    # A value Arrow does not read (a decimal comma) or a non-finite one: the general path.
+    assert parse_numbers(pd.Series([*texts, "4,5", "inf"])).tolist()[-2:] == [4.5, np.inf]
