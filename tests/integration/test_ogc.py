@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,44 @@ def test_gdal_oapif_client_reads_exactly_the_visible_rows(
     assert int(hexes["total"].sum()) == len(expected_rows(engine, PARTNER_A, "suspicious")) + len(
         expected_rows(engine, PARTNER_A, "incident")
     )
+
+
+def test_gdal_pages_through_next_links_and_reads_the_extent(
+    world: dict[str, Any], served: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GDAL_HTTP_AUTH", "BEARER")
+    monkeypatch.setenv("GDAL_HTTP_BEARER", world["key"])
+    monkeypatch.setenv("GDAL_HTTP_TIMEOUT", "60")
+    source = f"OAPIF:{served}/ogc"
+    expected = expected_rows(engine, PARTNER_A, "incident")
+    info = pyogrio.read_info(source, layer="incidents")
+    # GDAL takes the layer's extent, count and time span from the service, as QGIS shows them.
+    assert info["total_bounds"] == (
+        expected["lon"].min(),
+        expected["lat"].min(),
+        expected["lon"].max(),
+        expected["lat"].max(),
+    )
+    assert info["features"] == len(expected)  # numberMatched
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    assert info["layer_metadata"]["TEMPORAL_INTERVAL_MIN"] == expected[
+        "occurred_at"
+    ].min().strftime(iso)
+    assert info["layer_metadata"]["TEMPORAL_INTERVAL_MAX"] == expected[
+        "occurred_at"
+    ].max().strftime(iso)
+    # PAGE_SIZE (an open option) makes GDAL ask for pages of 25 and follow the next links.
+    frame = pyogrio.read_dataframe(source, layer="incidents", PAGE_SIZE="25")
+    assert sorted(frame["external_id"]) == sorted(expected["external_id"])
+    assert len(frame) == len(expected) > 50
+    with session_scope(engine) as s:
+        reads = s.execute(
+            select(AuditEntry.object, AuditEntry.details).where(AuditEntry.action == "ogc.read")
+        ).all()
+    pages = [json.loads(d)["query"] for o, d in reads if o == "incidents"]
+    offsets = sorted(int(q.get("offset", 0)) for q in pages if q.get("limit") == "25")
+    assert offsets == list(range(0, len(expected), 25))  # every page read once, each audited
+    assert "api" in {o for o, _ in reads}  # GDAL found the definition through service-desc
 
 
 def _ogc_error(resp: Any, status: int, code: str) -> str:
