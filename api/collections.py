@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from exports.service import flags_frame, layer_frame, points_frame
 from security.roles import Viewer
+from store.cache import BoundCache, cached
 from store.queries.features import (
     Extent,
     area_extent,
@@ -226,7 +227,22 @@ def widen_bbox(bbox: tuple[float, float, float, float], margin_m: float) -> tupl
     )
 
 
-def collection_extents(*, session: Session, viewer: Viewer, res: int) -> dict[str, Extent | None]:
+def _event_extents(
+    *, session: Session, viewer: Viewer, cache: BoundCache | None
+) -> dict[str, Extent]:
+    """Return :func:`event_extents`, through the shared cache (keyed on the events' version)."""
+
+    def compute() -> dict[str, tuple[Any, ...]]:
+        found = event_extents(session=session, viewer=viewer)
+        return {kind: (e.bbox, e.start_at, e.end_at) for kind, e in found.items()}
+
+    plain = cached(cache, "ogc_event_extents", {}, compute)
+    return {kind: Extent(tuple(box), start, end) for kind, (box, start, end) in plain.items()}
+
+
+def collection_extents(
+    *, session: Session, viewer: Viewer, res: int, cache: BoundCache | None = None
+) -> dict[str, Extent | None]:
     """Return each collection's extent as ``viewer`` may see it (``None``: nothing visible).
 
     Parameters
@@ -236,6 +252,9 @@ def collection_extents(*, session: Session, viewer: Viewer, res: int) -> dict[st
         reveals where or when a hidden row lies.
     res
         The hexagon resolution the ``hexes`` extent is given for (the default one).
+    cache
+        The shared cache bound to this database state and the viewer's visibility class: the
+        event aggregate (a scan of the visible events) is computed once per data version.
 
     Notes
     -----
@@ -246,7 +265,7 @@ def collection_extents(*, session: Session, viewer: Viewer, res: int) -> dict[st
     and the span of their events. Regions and hazards: the box of their envelopes, and for
     hazards their time span. EPSG:4326 degrees, UTC.
     """
-    events = event_extents(session=session, viewer=viewer)
+    events = _event_extents(session=session, viewer=viewer, cache=cache)
     out: dict[str, Extent | None] = {cid: events.get(kind) for cid, kind in _KIND.items()}
     boxes = [e for e in events.values() if e.bbox is not None]
     if boxes:

@@ -50,7 +50,9 @@ from api.params import MAX_LIMIT, int_param, query_filter
 from exports.stream import feature_texts
 from security.audit import record
 from security.caveats import most_restrictive
+from security.visibility import visibility_class
 from settings import Settings
+from store.cache import SharedCache, bind_cache, shared_cache
 from store.engine import get_engine, session_scope
 from store.queries.events import caveats_present
 from store.queries.features import Extent
@@ -302,8 +304,11 @@ def _extents(settings: Settings, caller: Caller, obj: str) -> dict[str, Extent |
     """Return every collection's extent for the caller, and audit the read (extents are data)."""
     engine = get_engine(settings.database_url, settings.spatialite_path)
     with session_scope(engine) as session:
+        bound = bind_cache(
+            _shared_cache(settings), session=session, visibility=visibility_class(caller.viewer)
+        )
         extents = collection_extents(
-            session=session, viewer=caller.viewer, res=settings.h3_default_res
+            session=session, viewer=caller.viewer, res=settings.h3_default_res, cache=bound
         )
         record(
             session=session,
@@ -316,6 +321,18 @@ def _extents(settings: Settings, caller: Caller, obj: str) -> dict[str, Extent |
             },
         )
     return extents
+
+
+def _shared_cache(settings: Settings) -> SharedCache | None:
+    """Return the app's shared aggregate cache (as the dashboard's), ``None`` when it is off."""
+    if not settings.redis_url and settings.cache_max_entries == 0:
+        return None
+    return shared_cache(
+        secret=settings.secret_key,
+        redis_url=settings.redis_url,
+        max_entries=settings.cache_max_entries,
+        ttl_s=settings.cache_ttl_s,
+    )
 
 
 def _collections(settings: Settings, caller: Caller, media: str) -> flask.Response:

@@ -329,18 +329,24 @@ def test_next_links_are_stable_for_every_collection(world: dict[str, Any]) -> No
             assert again[0] == again[1] == ids[7:14]
 
 
-def _far_event(engine: Engine, settings: Settings) -> None:
-    """Store one agency-B TLP:RED incident far from the rest, and earlier than all of them."""
+def _far_event(
+    engine: Engine,
+    settings: Settings,
+    handling: str = "TLP:RED",
+    lon: float = FAR_LON,
+    lat: float = FAR_LAT,
+) -> None:
+    """Store one agency-B incident far from the rest (by default RED, earlier than all)."""
     profile = load_profile("bpd_incidents").model_copy(
-        update={"name": "test-far", "source": AGENCY_B, "handling": "TLP:RED"}
+        update={"name": f"test-far-{handling}", "source": AGENCY_B, "handling": handling}
     )
     frame = pd.DataFrame(
         {
-            "INCIDENT_NUMBER": ["FAR-1"],
+            "INCIDENT_NUMBER": [f"FAR-{handling}"],
             "OFFENSE_DESCRIPTION": ["VANDALISM"],
             "OCCURRED_ON_DATE": [FAR_TIME],
-            "Lat": [str(FAR_LAT)],
-            "Long": [str(FAR_LON)],
+            "Lat": [str(lat)],
+            "Long": [str(lon)],
             "STREET": ["FAR ST"],
             "SHOOTING": ["0"],
         }
@@ -435,6 +441,9 @@ def test_extents_are_what_the_caller_may_see(
             .all()
         )
     assert objects.count("collections") == 2 and "collections/incidents" in objects
+    # New data moves the extent at once (the cached aggregate is keyed on the data version).
+    _far_event(engine, settings, handling="TLP:GREEN", lon=-69.95, lat=41.7)
+    assert _extents(client, bearer(world["key"]))["incidents"]["spatial"]["bbox"][0][2] == -69.95
 
 
 def test_datetime_filters_hazards_on_their_span_and_not_regions(

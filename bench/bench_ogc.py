@@ -1,0 +1,89 @@
+"""OGC API - Features answers on a large store: the collections document (per-caller extents) and
+pages of items, as GDAL and QGIS ask for them.
+
+``WATCHFLOOR_BENCH_OGC_ROWS`` synthetic events (default 1,000,000) in SpatiaLite, and in PostGIS
+when ``WATCHFLOOR_BENCH_POSTGIS_URL`` is set; an analyst (Basic) and a partner key read through the
+Flask test client (no network). Each figure is the median of 5 requests, wall time.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import statistics
+import time
+from typing import Any
+
+from bench import _hexload
+from bench._report import Report
+from security.apikeys import create_key
+from security.roles import Viewer
+from security.users import add_user, get_user
+from settings import Settings
+from store.engine import make_engine, session_scope
+
+PASSWORD = "bench passphrase 2026"
+REPEATS = 5
+
+
+def _median_ms(client: Any, url: str, headers: dict[str, str]) -> float:
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        resp = client.get(url, headers=headers)
+        resp.get_data()
+        times.append((time.perf_counter() - start) * 1000)
+        assert resp.status_code == 200, (url, resp.status_code, resp.get_data(as_text=True)[:200])
+    return statistics.median(times)
+
+
+def _run_backend(report: Report, tag: str, url: str) -> None:
+    from app import create_app
+
+    engine = make_engine(url)
+    with session_scope(engine) as s:
+        if get_user(session=s, username="bench-analyst") is None:
+            add_user(
+                session=s,
+                actor=Viewer.system(),
+                username="bench-analyst",
+                role="analyst",
+                agency="MA-CFC",
+                password=PASSWORD,
+            )
+        key, _ = create_key(session=s, agency="CAMBRIDGE-PD")
+    client = create_app(Settings(database_url=url, env="test")).server.test_client()
+    auth = base64.b64encode(f"bench-analyst:{PASSWORD}".encode()).decode()
+    callers = {"analyst": {"Authorization": f"Basic {auth}"}}
+    callers["partner key"] = {"Authorization": f"Bearer {key}"}
+    for who, headers in callers.items():
+        report.record(
+            f"ogc {tag} {who} /collections (extents)",
+            _median_ms(client, "/ogc/collections", headers),
+            "ms",
+        )
+        first = client.get("/ogc/collections/incidents/items?limit=1", headers=headers)
+        matched = first.get_json()["numberMatched"]
+        for offset in (0, max(0, matched - 1000)):
+            page = f"/ogc/collections/incidents/items?limit=1000&offset={offset}"
+            report.record(
+                f"ogc {tag} {who} incidents page of 1000 at offset {offset}",
+                _median_ms(client, page, headers),
+                "ms",
+                matched=matched,
+            )
+    engine.dispose()
+
+
+def run(report: Report) -> None:
+    """Record the collections document and item pages on each backend."""
+    n = int(os.environ.get("WATCHFLOOR_BENCH_OGC_ROWS", "1000000"))
+    label = f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k"
+    report.record("ogc machine load (1 min)", os.getloadavg()[0], "")
+    url, _ = _hexload.spatialite(n)
+    _run_backend(report, f"spatialite {label}", url)
+    pg_base = os.environ.get("WATCHFLOOR_BENCH_POSTGIS_URL")
+    if pg_base:
+        with _hexload.postgis(pg_base, n) as (pg_url, _load_s):
+            _run_backend(report, f"postgis {label}", pg_url)
+    report.record("ogc machine load after (1 min)", os.getloadavg()[0], "")
