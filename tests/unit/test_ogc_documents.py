@@ -11,6 +11,7 @@ from werkzeug.datastructures import MIMEAccept
 
 import api.collections as collections_mod
 import api.ogc as ogc_mod
+import api.params as params_mod
 from api.collections import COLLECTIONS, widen_bbox
 from api.errors import ApiError
 from api.ogc import check_query, media_type
@@ -24,7 +25,7 @@ def _doc() -> dict:
 
 
 def test_doctests_pass() -> None:
-    for mod in (ogc_mod, collections_mod):
+    for mod in (ogc_mod, collections_mod, params_mod):
         assert doctest.testmod(mod).failed == 0, mod.__name__
 
 
