@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import geopandas as gpd
@@ -103,11 +104,16 @@ _KIND = {"suspicious": "suspicious", "incidents": "incident"}
 
 @dataclass(frozen=True)
 class Page:
-    """One page of features: the rows (EPSG:4326), their feature ids and the number matched."""
+    """One page of features: the rows (EPSG:4326), their feature ids and the number matched.
+
+    ``last_key`` is the (``occurred_at``, ``id``) of an event page's last row: where the next
+    page starts (keyset paging); ``None`` for the other collections and empty pages.
+    """
 
     frame: gpd.GeoDataFrame
     ids: list[Any]
     matched: int
+    last_key: tuple[datetime, int] | None = None
 
 
 def _bbox_keep(frame: gpd.GeoDataFrame, filters: EventFilter) -> gpd.GeoDataFrame:
@@ -155,16 +161,34 @@ def read_page(
     res: int,
     limit: int,
     offset: int,
+    after: tuple[datetime, int] | None = None,
+    cache: BoundCache | None = None,
 ) -> Page:
-    """Return features ``offset`` to ``offset + limit`` of collection ``cid`` for ``viewer``."""
+    """Return features ``offset`` to ``offset + limit`` of collection ``cid`` for ``viewer``.
+
+    For events, ``after`` (a page's ``last_key``) starts the page after that row instead, and
+    the number matched (a count over every visible row) goes through ``cache``, keyed on the
+    data version and the filter, so paging through a collection counts it once.
+    """
     if cid in _KIND:
         kind_filter = replace(filters, kinds=(_KIND[cid],))
-        matched = event_summary(session=session, viewer=viewer, filters=kind_filter).rows
+        matched = cached(
+            cache,
+            "ogc_matched",
+            {"filters": kind_filter},
+            lambda: event_summary(session=session, viewer=viewer, filters=kind_filter).rows,
+        )
         rows = event_page(
-            session=session, viewer=viewer, filters=kind_filter, limit=limit, offset=offset
+            session=session,
+            viewer=viewer,
+            filters=kind_filter,
+            limit=limit,
+            offset=0 if after is not None else offset,
+            after=after,
         )
         ids = rows.pop("id").astype(int).tolist()
-        return Page(points_frame(rows), ids, matched)
+        last = (rows["occurred_at"].iloc[-1].to_pydatetime(), ids[-1]) if ids else None
+        return Page(points_frame(rows), ids, matched, last)
     frame, ids = _whole(cid, session=session, viewer=viewer, filters=filters, res=res)
     return Page(frame.iloc[offset : offset + limit], ids[offset : offset + limit], len(frame))
 

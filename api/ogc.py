@@ -355,11 +355,41 @@ def _unknown(settings: Settings, caller: Caller, media: str, rest: str) -> flask
     raise ApiError(404, f"nothing at /ogc/{rest}; start at /ogc")
 
 
-def _page_link(rel: str, offset: int, limit: int, media: str) -> dict[str, Any]:
-    args = {k: v for k, v in flask.request.args.items() if k not in ("offset", "limit")}
+def _page_link(
+    rel: str, offset: int, limit: int, media: str, cursor: str | None = None
+) -> dict[str, Any]:
+    args = {k: v for k, v in flask.request.args.items() if k not in ("offset", "limit", "cursor")}
     args.update(offset=str(offset), limit=str(limit))
+    if cursor is not None:
+        args["cursor"] = cursor
     href = f"{flask.request.base_url}?{urlencode(args)}"
     return {"href": href, "rel": rel, "type": media}
+
+
+def cursor_text(key: tuple[datetime, int]) -> str:
+    """Return the ``cursor`` of a next link: the last row's time (UTC) and id.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> text = cursor_text((datetime(2023, 2, 5, 12, 0, 1, 250, tzinfo=UTC), 42))
+    >>> text
+    '2023-02-05T12:00:01.000250Z_42'
+    >>> read_cursor(text)
+    (datetime.datetime(2023, 2, 5, 12, 0, 1, 250, tzinfo=datetime.timezone.utc), 42)
+    """
+    at, last_id = key
+    return f"{at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}_{last_id}"
+
+
+def read_cursor(text: str) -> tuple[datetime, int]:
+    """Return the (time, id) of a ``cursor``; 400 if it is not one :func:`cursor_text` wrote."""
+    at_text, _, id_text = text.rpartition("_")
+    try:
+        at = datetime.strptime(at_text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return at, int(id_text)
+    except ValueError as exc:
+        raise ApiError(400, f"cursor {text!r} is not one a next link gave") from exc
 
 
 def _marking(page: Page, cid: str, session: Any, caller: Caller, filters: Any) -> str:
@@ -386,7 +416,11 @@ def _items(settings: Settings, caller: Caller, media: str, cid: str) -> flask.Re
     limit = min(int_param(args, "limit", DEFAULT_LIMIT, 1, 2**31), MAX_LIMIT)
     offset = int_param(args, "offset", 0, 0, 10**12)
     res = int_param(args, "res", settings.h3_default_res, 0, settings.h3_store_res)
+    after = read_cursor(args["cursor"]) if args.get("cursor") else None
     with session_scope(engine) as session:
+        bound = bind_cache(
+            _shared_cache(settings), session=session, visibility=visibility_class(caller.viewer)
+        )
         page = read_page(
             cid,
             session=session,
@@ -395,6 +429,8 @@ def _items(settings: Settings, caller: Caller, media: str, cid: str) -> flask.Re
             res=res,
             limit=limit,
             offset=offset,
+            after=after,
+            cache=bound,
         )
         marking = _marking(page, cid, session, caller, filters)
         returned = len(page.frame)
@@ -410,9 +446,11 @@ def _items(settings: Settings, caller: Caller, media: str, cid: str) -> flask.Re
                 "handling": marking,
             },
         )
-    links = [_page_link("self", offset, limit, media)]
-    if offset + returned < page.matched:
-        links.append(_page_link("next", offset + returned, limit, media))
+    links = [_page_link("self", offset, limit, media, args.get("cursor"))]
+    if offset + returned < page.matched and returned:
+        # Event pages continue after their last row (keyset); the others by offset.
+        cursor = cursor_text(page.last_key) if page.last_key else None
+        links.append(_page_link("next", offset + returned, limit, media, cursor))
     if offset > 0:
         links.append(_page_link("prev", max(0, offset - limit), limit, media))
     links.append({"href": f"{_base()}/collections/{cid}", "rel": "collection", "type": JSON})

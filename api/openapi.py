@@ -23,7 +23,7 @@ Route = Literal["document", "items", "item"]
 _FILTERS = ("start", "end", "categories", "agencies", "caveats", "kinds", "area", "res")
 QUERY_PARAMS: dict[Route, tuple[str, ...]] = {
     "document": ("f",),
-    "items": ("f", "limit", "offset", "bbox", "bbox-crs", "datetime", "crs", *_FILTERS),
+    "items": ("f", "limit", "offset", "cursor", "bbox", "bbox-crs", "datetime", "crs", *_FILTERS),
     # One feature takes the filters too: a hexagon's counts depend on them, and a feature outside
     # them is not found, as in the list.
     "item": ("f", "datetime", "crs", *_FILTERS),
@@ -100,6 +100,14 @@ def _parameters(collection_ids: Iterable[str], max_res: int) -> dict[str, dict[s
             "required": False,
             "description": "features to skip (the next links carry it)",
             "schema": {"type": "integer", "minimum": 0, "default": 0},
+        },
+        "cursor": {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "where an event page starts: set by the next links (after that "
+            "row, so rows stored meanwhile shift nothing); offset then only counts",
+            "schema": text,
         },
         "bbox": {
             "name": "bbox",
