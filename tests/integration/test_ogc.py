@@ -526,6 +526,13 @@ def test_datetime_filters_hazards_on_their_span_and_not_regions(
     assert names("hazards", "2024-06-01T00:00:00Z") == ["ongoing"]
     for when in ("2023-01-03T00:00:00Z", "1990-01-01T00:00:00Z/1990-02-01T00:00:00Z"):
         assert names("regions", when) == ["Testshire"]  # regions have no time
+    # The area filter keeps the polygons touching it, for regions and hazards alike.
+    near = "wkt:POLYGON((-71.25 42.15,-71.15 42.15,-71.15 42.25,-71.25 42.25,-71.25 42.15))"
+    far = "wkt:POLYGON((-72.5 42.0,-72.4 42.0,-72.4 42.1,-72.5 42.1,-72.5 42.0))"
+    for area, hazards, regions in ((near, 3, 1), (far, 0, 0)):
+        for cid, count in (("hazards", hazards), ("regions", regions)):
+            body = client.get(f"/ogc/collections/{cid}/items?area={area}", headers=headers)
+            assert body.get_json()["numberMatched"] == count, (cid, area)
     described = client.get("/ogc/collections/regions", headers=headers).get_json()
     assert "datetime is ignored" in described["description"]
     assert (
