@@ -1,9 +1,11 @@
 """The OGC API - Features collections: what each holds and how one page of it is read.
 
 Every read goes through the store's queries with the caller's viewer, so the visibility filter
-applies exactly as on the map and in exports. Event collections page in SQL (``LIMIT``/``OFFSET``
-in a stable order, oldest first); the others are bounded by the map (sites, flags, hexagons in the
-window, regions, hazards), are built whole for the viewer and then sliced.
+applies exactly as on the map and in exports. Event collections page in SQL in a stable order
+(oldest first, then id), after a cursor row (keyset) or by ``OFFSET``; the others are bounded by
+the map (sites, flags, hexagons in the window, regions, hazards), are built whole for the viewer,
+sorted and then sliced. Each collection's extent is what the viewer may see
+(:func:`collection_extents`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The export API streams events in chunks (:func:`event_chunks`); OGC API - Features pages through
 them (:func:`event_page`). Both select the export columns of ``store.queries.exports`` plus the
 event's ``id`` (the feature id), so a streamed or paged answer holds exactly the rows and values of
-a file export for the same viewer and filter.
+a file export for the same viewer and filter. The extents of what a viewer may see
+(:func:`event_extents`, :func:`site_extent`, :func:`area_extent`, :func:`flag_time_span`) give
+the OGC collections their ``extent``.
 """
 
 from __future__ import annotations
