@@ -3,7 +3,7 @@
 Parameters understood by ``/api/v1/export`` and the OGC items routes:
 
 - ``start``, ``end``: ISO 8601 times (UTC unless they carry an offset); ``end`` is exclusive.
-- ``datetime`` (OGC API - Features): an instant or an interval ``a/b``, ``../b``, ``a/..``.
+- ``datetime`` (OGC API - Features): an instant or a closed interval ``a/b``, ``../b``, ``a/..``.
 - ``categories``, ``agencies``, ``caveats``, ``kinds``: comma-separated lists.
 - ``bbox``: ``west,south,east,north`` in degrees (EPSG:4326).
 - ``area``: ``region:NAME``, ``hazard:NAME`` or ``wkt:POLYGON((lon lat, ...))``.
@@ -41,19 +41,29 @@ FILTER_PARAMS = (
 MAX_LIMIT = 10_000
 
 
-def _datetime_bounds(value: str) -> tuple[str | None, str | None]:
-    """Split an OGC ``datetime`` value into (start, end); an instant is a 1-microsecond window."""
-    if "/" in value:
-        start, _, end = value.partition("/")
-        start = None if start in ("", "..") else start
-        end = None if end in ("", "..") else end
-        return start, end
+def _after(value: str) -> str:
+    """Return the instant 1 microsecond after ``value`` (ISO 8601), so ``value`` itself counts."""
     try:
         at = pd.Timestamp(value)
     except ValueError as exc:
         raise ApiError(400, f"datetime is not an ISO 8601 instant or interval: {value!r}") from exc
     at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
-    return value, (at + timedelta(microseconds=1)).isoformat()
+    return (at + timedelta(microseconds=1)).isoformat()
+
+
+def _datetime_bounds(value: str) -> tuple[str | None, str | None]:
+    """Split an OGC ``datetime`` value into (start, exclusive end).
+
+    OGC API - Features intervals are closed (a feature at ``b`` is in ``a/b``) and an instant is
+    the interval of that one instant, so the exclusive end is 1 microsecond (the stored
+    resolution) after ``b``.
+    """
+    if "/" in value:
+        start, _, end = value.partition("/")
+        start = None if start in ("", "..") else start
+        end = None if end in ("", "..") else end
+        return start, (None if end is None else _after(end))
+    return value, _after(value)
 
 
 def query_filter(
@@ -77,7 +87,7 @@ def query_filter(
     >>> f.window.start_at.isoformat(), f.bbox, f.kinds
     ('2023-02-01T00:00:00+00:00', (-71.2, 42.2, -70.9, 42.4), ('incident',))
     >>> query_filter({"datetime": "../2023-03-01T00:00:00Z"}).window.end_at.isoformat()
-    '2023-03-01T00:00:00+00:00'
+    '2023-03-01T00:00:00.000001+00:00'
     """
     start, end = args.get("start") or None, args.get("end") or None
     if args.get("datetime"):

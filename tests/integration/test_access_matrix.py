@@ -69,12 +69,16 @@ SELF_AUTH = {
     "/api/v1/export": "/api/v1/export?layer=incidents&format=csv",
     "/ogc": "/ogc",
     "/ogc/": "/ogc/",
+    "/ogc/api": "/ogc/api",
     "/ogc/conformance": "/ogc/conformance",
     "/ogc/collections": "/ogc/collections",
     "/ogc/collections/<cid>": "/ogc/collections/incidents",
     "/ogc/collections/<cid>/items": "/ogc/collections/incidents/items",
     "/ogc/collections/<cid>/items/<fid>": "/ogc/collections/incidents/items/<fid>",
+    # Any other path under /ogc: an OGC 404 document, but only for a caller who may read.
+    "/ogc/<rest>": "/ogc/no/such/thing",
 }
+FOUND = {rule: 404 if rule == "/ogc/<rest>" else 200 for rule in SELF_AUTH}
 SKIP = {"/_reload-hash"}  # only answers with hot reload on (debug mode), never in production
 
 
@@ -258,7 +262,8 @@ def test_read_apis_per_role_and_partner_key(engine: Engine, settings: Settings) 
         allowed = role is None or Capability.EXPORT in MATRIX[role]
         for rule, url in SELF_AUTH.items():
             resp = _get(client, url.replace("<fid>", str(fid)), headers=headers)
-            assert resp.status_code == (200 if allowed else 403), (name, rule, resp.status_code)
+            expected = FOUND[rule] if allowed else 403
+            assert resp.status_code == expected, (name, rule, resp.status_code)
     # The partner key reads as a partner of its agency: never another agency's RED or AMBER.
     key_viewer = Viewer("key", Role.PARTNER, AGENCY_A)
     seen = client.get("/ogc/collections/incidents/items", headers=bearer(key)).get_json()

@@ -38,6 +38,8 @@ def test_query_filter_reads_datetime_intervals_and_open_ends() -> None:
     closed = query_filter({"datetime": "2023-02-01T00:00:00Z/2023-03-01T00:00:00Z"})
     assert closed.window is not None
     assert closed.window.start_at.isoformat() == "2023-02-01T00:00:00+00:00"
+    # OGC intervals are closed: an event at the end instant is in it (end + 1 us, exclusive).
+    assert closed.window.end_at.isoformat() == "2023-03-01T00:00:00.000001+00:00"
     open_start = query_filter({"datetime": "../2023-03-01"})
     assert open_start.window is not None and open_start.window.start_at.year == 1900
     instant = query_filter({"datetime": "2023-02-01T10:00:00Z"})
