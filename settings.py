@@ -115,6 +115,14 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     cache_max_entries: int = Field(default=256, ge=0)
     cache_ttl_s: int = Field(default=600, ge=1)
+    # How old (seconds) the dashboard's in-process snapshot of the events may be before the data
+    # version is read again (store/columnar.py): under a stream of writes each worker refreshes
+    # at most this often, and cached aggregates are shared per snapshot. 0: read it every time.
+    snapshot_max_lag_s: float = Field(
+        default=1.0,
+        ge=0,
+        validation_alias=AliasChoices("WATCHFLOOR_SNAPSHOT_MAX_LAG", "snapshot_max_lag_s"),
+    )
 
     @field_validator("database_url")
     @classmethod
