@@ -71,6 +71,11 @@ _TEXT = frozenset({"kind", "category", "agency", "handling"})
 _MAX_DATABASES = 4  # snapshots kept per process (tests open many databases; the app one)
 # How far below the snapshot's largest id late-committed rows are looked for (ids, not rows).
 LATE_ID_WINDOW = 100_000
+# Rows committed out of id order are counted among the ids just below the snapshot's largest on
+# every refresh (an index range), and among all ids at least every FULL_COUNT_S seconds and by
+# every session without a lag: on PostgreSQL a count of a million ids costs the server a scan.
+NEAR_ID_WINDOW = 1_000
+FULL_COUNT_S = 10.0
 # The tail is merged into the main arrays past this many rows or this age: it costs one copy of
 # the main arrays (~0.2 s a million events), and every aggregation reads the whole tail.
 TAIL_MAX_ROWS = 50_000
@@ -151,20 +156,17 @@ def event_columns(*, session: Session) -> EventColumns:
 def _current(session: Session, key: str, max_lag_s: float) -> EventColumns:
     with _LOCK:
         cached = _CACHE.get(key)
-        if (
-            cached is not None
-            and key not in _STALE
-            and _now() - cached.checked_at < max_lag_s
-        ):
+        if cached is not None and key not in _STALE and _now() - cached.checked_at < max_lag_s:
             _CACHE.move_to_end(key)
             return cached
         _STALE.discard(key)  # the token read below sees every write made before this line
         loading = _LOADING.setdefault(key, threading.Lock())
     checked_at = _now()
     token = data_version(session=session)
+    exact = max_lag_s <= 0  # every row committed before the token read, however late
     with _LOCK:
         cached = _CACHE.get(key)
-        if cached is not None and cached.token == token:
+        if cached is not None and cached.token == token and _counted(cached, checked_at, exact):
             cached.checked_at = max(cached.checked_at, checked_at)
             _CACHE.move_to_end(key)
             return cached
@@ -178,24 +180,44 @@ def _current(session: Session, key: str, max_lag_s: float) -> EventColumns:
     try:
         with _LOCK:
             latest = _CACHE.get(key)
-        if latest is not None and (latest.token == token or latest.checked_at >= checked_at):
+        if (
+            latest is not None
+            and (latest.token == token or latest.checked_at > checked_at)
+            and _counted(latest, checked_at, exact)
+        ):
             # Refreshed by another thread meanwhile, from a token read after ours.
             latest.checked_at = max(latest.checked_at, checked_at)
             return latest
-        return _refresh(session, key, token, latest, checked_at)
+        return _refresh(session, key, token, latest, checked_at, exact=exact)
     finally:
         loading.release()
 
 
+def _counted(columns: EventColumns, now: float, exact: bool) -> bool:
+    """Whether ``columns`` may still miss rows committed far out of id order: only when a
+    lag is allowed and for at most ``FULL_COUNT_S`` after all ids were last counted."""
+    return columns.exact or (not exact and now - columns.counted_at < FULL_COUNT_S)
+
+
 def _refresh(
-    session: Session, key: str, token: int, cached: EventColumns | None, checked_at: float
+    session: Session,
+    key: str,
+    token: int,
+    cached: EventColumns | None,
+    checked_at: float,
+    *,
+    exact: bool,
 ) -> EventColumns:
     rewrite = rewrite_version(session=session)
     columns = None
     if cached is not None and cached.rewrite == rewrite:
-        columns = append_new_events(cached, session=session, token=token)
+        full = exact or checked_at - cached.counted_at >= FULL_COUNT_S
+        columns = append_new_events(cached, session=session, token=token, full_count=full)
+        if columns is not None and full:
+            columns.counted_at = checked_at
     if columns is None:
         columns = load_event_columns(session=session, token=token, rewrite=rewrite)
+        columns.counted_at = checked_at
     columns.checked_at = checked_at
     with _LOCK:
         _CACHE[key] = columns
@@ -331,20 +353,27 @@ def _recode(values: npt.ArrayLike, vocab: tuple[str, ...]) -> npt.NDArray[np.int
     return pos.astype(np.int32)
 
 
-def append_new_events(cached: EventColumns, *, session: Session, token: int) -> EventColumns | None:
+def append_new_events(
+    cached: EventColumns, *, session: Session, token: int, full_count: bool = True
+) -> EventColumns | None:
     """Return ``cached`` plus the events inserted since, or ``None`` if a full load is needed.
 
     Only valid while the ``events_rewrite`` token is unchanged (no update or delete since). The
     new rows go into the tail; the tail is merged into the main block when it is due.
+    ``full_count`` looks for rows committed out of id order among all ids, not only the
+    ``NEAR_ID_WINDOW`` just below the snapshot's largest: only then is the result ``exact``.
     """
     started = time.perf_counter()
     last_id = cached.max_id
     data = _read_rows(session, last_id)
     # Rows committed late with an id below ``last_id`` (PostgreSQL): the count tells.
-    older = session.execute(
-        select(func.count()).select_from(Event).where(Event.id <= last_id)
-    ).scalar_one()
-    late = int(older) - len(cached)
+    counted = select(func.count()).select_from(Event).where(Event.id <= last_id)
+    held = len(cached)
+    if not full_count:
+        low = last_id - NEAR_ID_WINDOW
+        counted = counted.where(Event.id > low)
+        held = sum(int(np.count_nonzero(b.id > low)) for b in cached.parts)
+    late = int(session.execute(counted).scalar_one()) - held
     if late < 0:
         return None  # rows gone without a rewrite token change: never expected, reload
     if late:
@@ -379,6 +408,8 @@ def append_new_events(cached: EventColumns, *, session: Session, token: int) -> 
         agencies=vocab["agency"],
         handlings=vocab["handling"],
         tail_since=tail_since,
+        counted_at=cached.counted_at,
+        exact=full_count,
     )
     if len(columns.tail) > TAIL_MAX_ROWS or (
         len(columns.tail) and now - tail_since > TAIL_MAX_AGE_S
@@ -420,7 +451,7 @@ def _late_rows(
     The ids just below ``last_id`` are compared first (an index range), then up to
     ``LATE_ID_WINDOW`` ids; ``None`` when the missing rows are not all there.
     """
-    for window in sorted({min(1_000, LATE_ID_WINDOW), LATE_ID_WINDOW}):
+    for window in sorted({min(NEAR_ID_WINDOW, LATE_ID_WINDOW), LATE_ID_WINDOW}):
         low = max(last_id - window, 0)
         ids = np.fromiter(
             session.execute(select(Event.id).where(Event.id > low, Event.id <= last_id)).scalars(),

@@ -216,6 +216,10 @@ class EventColumns:
     handlings: tuple[str, ...]
     checked_at: float = 0.0
     tail_since: float = 0.0  # when the oldest rows of the tail arrived (time.monotonic)
+    # When all ids were last counted for rows committed out of id order, and whether the last
+    # refresh did (``exact``: no row committed before ``checked_at`` is missing, however late).
+    counted_at: float = 0.0
+    exact: bool = True
     _index: dict[int, CellIndex] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
