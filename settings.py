@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # fewest window events a neighbourhood needs, event weights and protection radii.
     # Run detection on the latest window after every import that changed events.
     detect_after_ingest: bool = True
+    # Seconds between those runs in one process, in a background thread after the batches
+    # (jobs/detection.py); 0 runs it inside every batch, before its answer (the command line).
+    detect_debounce_s: float = Field(default=0.0, ge=0)
     detect_res: int = 9
     detect_window_days: float = 7.0
     detect_baseline_days: float = 56.0
