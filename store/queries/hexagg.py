@@ -60,25 +60,26 @@ def _visibility_table(cols: EventColumns, viewer: Viewer) -> npt.NDArray[np.bool
 
 @dataclass(frozen=True)
 class Selection:
-    """The rows of a snapshot that match a filter: per block, a window ``lo:hi`` and a mask."""
+    """The rows of a snapshot that match a filter: per block, a window ``lo:hi`` and a mask.
+
+    ``spans`` holds ``(part, block, lo, hi, mask)`` for each non-empty block (``part`` 0 is the
+    main block, 1 the tail); an empty snapshot keeps one empty span.
+    """
 
     cols: EventColumns
-    spans: tuple[tuple[Block, int, int, npt.NDArray[np.bool_]], ...]
+    spans: tuple[tuple[int, Block, int, int, npt.NDArray[np.bool_]], ...]
 
     def take(self, name: str) -> npt.NDArray[Any]:
         """Return column ``name`` of the selected rows (main block first, then the tail)."""
-        parts = [getattr(b, name)[lo:hi][mask] for b, lo, hi, mask in self.spans]
+        parts = [getattr(b, name)[lo:hi][mask] for _, b, lo, hi, mask in self.spans]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def codes(self, res: int) -> tuple[npt.NDArray[np.int32], IntArray]:
         """Return the selected rows' codes into the snapshot's sorted cells at ``res``, and
         those cells."""
         index = self.cols.cell_index(res)
-        parts = [
-            index.codes(part, slice(lo, hi), mask)
-            for part, (_, lo, hi, mask) in enumerate(self.spans)
-        ]
-        return np.concatenate(parts), index.cells
+        parts = [index.codes(part, slice(lo, hi), mask) for part, _, lo, hi, mask in self.spans]
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts)), index.cells
 
     def count(self) -> int:
         """How many rows are selected."""
@@ -86,7 +87,7 @@ class Selection:
 
     def time_span(self) -> tuple[int, int] | None:
         """First and last ``t_us`` in the windows (masks not applied), or ``None`` if empty."""
-        ends = [(int(b.t_us[lo]), int(b.t_us[hi - 1])) for b, lo, hi, _ in self.spans if hi > lo]
+        ends = [(int(b.t_us[lo]), int(b.t_us[hi - 1])) for _, b, lo, hi, _ in self.spans if hi > lo]
         if not ends:
             return None
         return min(e[0] for e in ends), max(e[1] for e in ends)
@@ -103,7 +104,10 @@ def _select_block(
         lo = int(np.searchsorted(block.t_us, _us(filters.window.start_at), side="left"))
         hi = int(np.searchsorted(block.t_us, _us(filters.window.end_at), side="left"))
         hi = max(hi, lo)
-    mask = table[block.handling[lo:hi], block.agency[lo:hi]]
+    if table.all():  # center staff see every pair: no per-row lookup over the window
+        mask = np.ones(hi - lo, dtype=bool)
+    else:
+        mask = table[block.handling[lo:hi], block.agency[lo:hi]]
     if set(filters.kinds) != set(EVENT_KINDS):
         wanted = np.array([k in filters.kinds for k in EVENT_KINDS], dtype=bool)
         mask &= wanted[block.kind[lo:hi]]
@@ -129,9 +133,8 @@ def select_rows(cols: EventColumns, viewer: Viewer, filters: EventFilter) -> Sel
     (half-open window, inclusive bounding box), and the visibility rule always is.
     """
     table = _visibility_table(cols, viewer)
-    return Selection(
-        cols, tuple(_select_block(cols, block, table, filters) for block in cols.parts)
-    )
+    parts = [(i, b) for i, b in enumerate(cols.parts) if len(b)] or [(0, cols.main)]
+    return Selection(cols, tuple((i, *_select_block(cols, b, table, filters)) for i, b in parts))
 
 
 def area_mask(
