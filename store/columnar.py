@@ -24,12 +24,15 @@ token, replaced only by updates and deletes, is unchanged), a refresh reads only
 an id above the snapshot's largest and merges them into the small *tail* (``store.snapshot``);
 the tail is merged into the main arrays when it passes ``TAIL_MAX_ROWS`` rows or
 ``TAIL_MAX_AGE_S`` seconds. Ids are not handed out in commit order on PostgreSQL (concurrent API
-posts and imports commit in any order), so the refresh then counts the events with an id up to
-the snapshot's largest: when rows committed late, it compares the ids just below that largest one
-(1,000, then ``LATE_ID_WINDOW``) with the snapshot's and reads and merges the missing rows; only
-when they do not account for the whole difference (a row committed very late) is the snapshot
-reloaded in full. Updates, deletes, a purge: full reload. A category, agency or caveat never seen
-before grows the vocabularies (the codes of both blocks are remapped).
+posts and imports commit in any order), so the refresh then counts the events among the
+``NEAR_ID_WINDOW`` ids below the snapshot's largest, and among all ids up to it at least every
+``FULL_COUNT_S`` seconds (always for a session without a lag; such a session also refreshes a
+snapshot that was not counted in full, ``EventColumns.exact``): when rows committed late, it
+compares the ids just below that largest one (1,000, then ``LATE_ID_WINDOW``) with the
+snapshot's and reads and merges the missing rows; only when they do not account for the whole
+difference (a row committed very late) is the snapshot reloaded in full. Updates, deletes, a
+purge: full reload. A category, agency or caveat never seen before grows the vocabularies (the
+codes of both blocks are remapped).
 """
 
 from __future__ import annotations
