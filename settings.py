@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # fewest window events a neighbourhood needs, event weights and protection radii.
     # Run detection on the latest window after every import that changed events.
     detect_after_ingest: bool = True
+    # Seconds between those runs in one process, in a background thread after the batches
+    # (jobs/detection.py); 0 runs it inside every batch, before its answer (the command line).
+    detect_debounce_s: float = Field(default=0.0, ge=0)
     detect_res: int = 9
     detect_window_days: float = 7.0
     detect_baseline_days: float = 56.0
@@ -123,6 +126,14 @@ class Settings(BaseSettings):
     export_chunk_rows: int = Field(default=10_000, ge=1)
     export_stale_s: float = Field(default=60.0, gt=0)
     export_retention_hours: float = Field(default=24.0, gt=0)
+    # How old (seconds) the dashboard's in-process snapshot of the events may be before the data
+    # version is read again (store/columnar.py): under a stream of writes each worker refreshes
+    # at most this often, and cached aggregates are shared per snapshot. 0: read it every time.
+    snapshot_max_lag_s: float = Field(
+        default=1.0,
+        ge=0,
+        validation_alias=AliasChoices("WATCHFLOOR_SNAPSHOT_MAX_LAG", "snapshot_max_lag_s"),
+    )
 
     @field_validator("database_url")
     @classmethod

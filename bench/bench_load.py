@@ -383,6 +383,10 @@ def run(report: Report) -> None:
             "WATCHFLOOR_DETECT_AFTER_INGEST": os.environ.get(
                 "WATCHFLOOR_BENCH_LOAD_DETECT", "false"
             ),
+            # When on: in a background thread at most once an interval, not inside each batch.
+            "WATCHFLOOR_DETECT_DEBOUNCE_S": os.environ.get(
+                "WATCHFLOOR_BENCH_LOAD_DETECT_DEBOUNCE_S", "30"
+            ),
         }
         log_path = Path(tempfile.gettempdir()) / f"watchfloor-bench-load-{port}.log"
         proc = start_gunicorn(env, log_path=log_path)

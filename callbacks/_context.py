@@ -11,6 +11,7 @@ from security.roles import Viewer
 from security.session import current_viewer
 from settings import Settings
 from store.cache import SharedCache, shared_cache
+from store.columnar import with_snapshot_lag
 from store.engine import get_engine
 
 SETTINGS_KEY = "WATCHFLOOR_SETTINGS"
@@ -22,9 +23,9 @@ def app_settings() -> Settings:
 
 
 def engine() -> Engine:
-    """Return the engine of the app's database."""
+    """Return the engine of the app's database; its snapshot may lag ``snapshot_max_lag_s``."""
     s = app_settings()
-    return get_engine(s.database_url, s.spatialite_path)
+    return with_snapshot_lag(get_engine(s.database_url, s.spatialite_path), s.snapshot_max_lag_s)
 
 
 def viewer() -> Viewer:

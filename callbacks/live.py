@@ -23,7 +23,14 @@ from callbacks._state import WindowState
 from security.audit import record
 from security.capabilities import Capability, require
 from store.engine import session_scope
-from store.queries.feed import data_version, feed_items, flag_alerts, newest_event_id, unseen_count
+from store.queries.feed import (
+    data_version,
+    feed_items,
+    flag_alerts,
+    newest_event_id,
+    next_version,
+    unseen_count,
+)
 from store.user_prefs import load_prefs, save_prefs
 from ui import ids, live, viewurl
 
@@ -34,14 +41,17 @@ ALERT_SOUND = "alert.wav"
     Output(ids.DATA_VERSION, "data"),
     Input(ids.LIVE_INTERVAL, "n_intervals"),
     State(ids.DATA_VERSION, "data"),
+    State(ids.GEOMETRY_STORE, "data"),
     prevent_initial_call=False,
 )
-def poll_data_version(_tick: Any, current: str | None) -> Any:
-    """Read the data version (one indexed read); the map, timeline and feed redraw on a change."""
+def poll_data_version(_tick: Any, current: str | None, geometry: dict[str, Any] | None) -> Any:
+    """Read the data version (one indexed read); the map, timeline and feed redraw on a change,
+    and again while the map was drawn from an older snapshot (a worker's bounded lag)."""
     require(Capability.VIEW_MAP, _context.viewer())
     with session_scope(_context.engine(), readonly=True) as session:
         version = data_version(session=session)
-    return no_update if version == current else version
+    found = next_version(version, current, drawn=(geometry or {}).get("drawn"))
+    return no_update if found is None else found
 
 
 # Pausing stops the poll in the browser: nothing redraws until it is switched back on.

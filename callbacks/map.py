@@ -202,6 +202,8 @@ def update_map_figure(
         "view": list(view_bbox),
         "digest": payload.digest,
         "filters": filter_key,
+        # The live poll compares it with the data version (callbacks/live.py).
+        "drawn": str(view.data_token),
     }
     return (
         payload.spec,

@@ -12,6 +12,7 @@ from data_loaders.errors import IngestError
 from data_loaders.upload import ingest_upload, quarantine_csv
 from security.audit import record
 from security.capabilities import Capability, require
+from store.columnar import mark_stale
 from store.engine import session_scope
 from store.queries.quarantine import quarantined_rows, set_importer
 from ui import ids, upload_summary
@@ -58,6 +59,8 @@ def import_file(
     except IngestError as exc:
         _audit(viewer, "import", filename, "error", {"error": str(exc)})
         return upload_summary.error(str(exc)), None, True
+    # The importer sees the rows at once, not after this process's snapshot lag.
+    mark_stale(_context.engine())
     with session_scope(_context.engine()) as session:
         set_importer(session=session, batch_id=summary.batch_id, agency=viewer.agency)
     _audit(viewer, "import", filename, "ok", summary.to_dict())

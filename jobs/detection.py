@@ -13,6 +13,7 @@ events of ``detect_window_days + detect_baseline_days``, not on the size of the 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -202,17 +203,93 @@ def _brief(explanation: dict[str, Any]) -> dict[str, Any]:
 _AFTER_INGEST: list[IngestHook] = []
 
 
+class DebouncedDetection:
+    """Run detection in a background thread, at most once per ``interval_s``, after batches.
+
+    Batches only mark the engine as due; the thread runs :func:`run_detection` once for all the
+    batches that arrived while it waited or ran. So a stream of small batches (the partner API
+    at ten batches a second) costs one run per interval per process, and no batch's answer
+    waits for detection. Idempotent flags (``store.flag_writes``) make a run that covers several
+    batches the same as one run per batch on the newest data.
+    """
+
+    def __init__(self, settings: Settings, interval_s: float) -> None:
+        self.settings = settings
+        self.interval_s = interval_s
+        self.runs = 0
+        self._due: dict[str, Engine] = {}
+        self._wake = threading.Condition()
+        self._last_run = float("-inf")
+        self._stopped = False
+        self._thread = threading.Thread(target=self._loop, name="detect-debounced", daemon=True)
+        self._thread.start()
+
+    def __call__(self, engine: Engine, summary: BatchSummary) -> None:
+        """The ingest hook: mark ``engine`` as due for a run."""
+        if summary.kind == "site" or not (summary.inserted or summary.updated):
+            return
+        with self._wake:
+            self._due[str(engine.url)] = engine
+            self._wake.notify()
+
+    def stop(self) -> None:
+        """End the thread after the run in progress (due runs are dropped)."""
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+        self._thread.join(timeout=60)
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due and not self._stopped:
+                    self._wake.wait()
+                if self._stopped:
+                    return
+                wait_s = self._last_run + self.interval_s - time.monotonic()
+                if wait_s > 0:
+                    self._wake.wait(wait_s)  # batches arriving meanwhile join this run
+                    continue
+                due, self._due = self._due, {}
+                self._last_run = time.monotonic()
+            for engine in due.values():  # outside the lock: batches keep marking meanwhile
+                try:
+                    report = run_detection(engine, self.settings)
+                    logger.info(
+                        "detection after imports: %d flags created, %d updated",
+                        report.created,
+                        report.updated,
+                    )
+                except Exception:  # the next batch tries again; imports are never undone
+                    logger.exception("detection after imports failed")
+            with self._wake:
+                self.runs += 1
+                self._wake.notify_all()
+
+
+_DEBOUNCED: list[DebouncedDetection] = []
+
+
 def enable_detection_after_ingest(settings: Settings) -> None:
     """Run detection on the latest window after every committed batch that changed events.
 
     Idempotent: calling it again replaces the hook (one app or command line per process). The
     cost is bounded by the window and baseline read (see :func:`run_detection`); a failure is
-    logged by the ingest path and never undoes the batch.
+    logged by the ingest path and never undoes the batch. With ``detect_debounce_s`` above 0
+    (the dashboard and API server), detection runs in a background thread at most that often
+    (:class:`DebouncedDetection`) instead of inside every batch's request.
     """
     for hook in _AFTER_INGEST:
         remove_hook(hook)
     _AFTER_INGEST.clear()
+    while _DEBOUNCED:
+        _DEBOUNCED.pop().stop()
     if not settings.detect_after_ingest:
+        return
+    if settings.detect_debounce_s > 0:
+        debounced = DebouncedDetection(settings, settings.detect_debounce_s)
+        _DEBOUNCED.append(debounced)
+        _AFTER_INGEST.append(on_ingested(debounced))
         return
 
     def detect_after(engine: Engine, summary: BatchSummary) -> None:

@@ -19,6 +19,7 @@ from security.caveats import most_restrictive
 from security.roles import Viewer
 from security.visibility import visibility_class
 from store.cache import BoundCache, SharedCache, bind_cache, cached
+from store.columnar import event_columns
 from store.queries.filters import BBox, EventFilter
 from store.queries.hexagg import (
     present_cells,
@@ -61,6 +62,8 @@ class MapView:
     # The cells of the hexagon trace, in the order of its values (``None`` without hexagons).
     hex_cells: npt.NDArray[np.int64] | None = None
     hidden_points: tuple[str, ...] = ()
+    # The data-version token of the events snapshot the view was computed from.
+    data_token: int = 0
 
 
 def resolve_window(
@@ -125,6 +128,7 @@ def build_map_view(
         visibility class (``store.cache``).
     """
     bound = bind_cache(cache, session=session, visibility=visibility_class(viewer))
+    data_token = bound.token if bound is not None else event_columns(session=session).token
     window, last = resolve_window(
         session=session, viewer=viewer, preset=preset, custom=custom, tz=tz, cache=bound
     )
@@ -222,6 +226,7 @@ def build_map_view(
         hex_trace=hex_trace,
         hex_cells=HexLayer.trace_cells(hexes, request) if "hexes" in visible else None,
         hidden_points=hidden,
+        data_token=data_token,
     )
 
 

@@ -2,10 +2,11 @@
 
 Notes
 -----
-Keys name everything an answer depends on: the database, its data-version token(s), the
-viewer's visibility class (``security.visibility.visibility_class``) and every filter
-parameter, hashed. A write replaces the token, so every worker misses at once and recomputes:
-nothing is ever invalidated by hand. Values are serialised without pickle (JSON for the
+Keys name everything an answer depends on: the database, the data-version token of the events
+snapshot the answer is computed from (``bind_cache``), the viewer's visibility class
+(``security.visibility.visibility_class``) and every filter parameter, hashed. A write
+replaces the token, so a refreshed snapshot misses and recomputes: nothing is ever invalidated
+by hand. Values are serialised without pickle (JSON for the
 structure, raw numpy bytes for arrays and frame columns) and signed with an HMAC of the secret
 key over key and value, so a value written by anyone without the key, or moved from another
 key (another agency's), is rejected and recomputed. Redis entries expire after
@@ -318,7 +319,7 @@ def shared_cache(
 class BoundCache:
     """The shared cache seen from one database state and one visibility class.
 
-    Built once per request (:func:`bind_cache`): the data-version token is read once, so every
+    Built once per request (:func:`bind_cache`): the snapshot's token is taken once, so every
     aggregate of one map build keys on the same state.
     """
 
@@ -341,25 +342,27 @@ class BoundCache:
 
 
 def bind_cache(cache: SharedCache | None, *, session: Any, visibility: str) -> BoundCache | None:
-    """Return ``cache`` bound to the session's database and current data version (or ``None``).
+    """Return ``cache`` bound to the session's database and events snapshot (or ``None``).
 
     Parameters
     ----------
     cache
         The process's shared cache, or ``None`` for no caching.
     session
-        Open session: its bind names the database, and the events' data-version token is read.
+        Open session: its bind names the database; the key's version is the token of the
+        columnar snapshot the session reads (``store.columnar``), so every worker and session
+        looking at the same snapshot version shares the answers, even while writes stream in.
     visibility
         ``security.visibility.visibility_class`` of the viewer.
     """
     if cache is None:
         return None
-    from store.columnar import data_version
+    from store.columnar import event_columns
 
     return BoundCache(
         cache,
         database=session.get_bind().url.render_as_string(hide_password=True),
-        token=data_version(session=session),
+        token=event_columns(session=session).token,
         visibility=visibility,
     )
 

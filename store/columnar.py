@@ -4,21 +4,35 @@ Notes
 -----
 Aggregating a 30-day window of a million events with SQL ``GROUP BY`` costs 70-100 ms; the
 same counts from numpy arrays sorted by time cost a few milliseconds. So each process keeps one
-snapshot of the events' aggregate columns (no descriptions, no geometry) per database, and reads
-the one-row ``data_versions`` token (replaced by a trigger on every write) before each use: a new
-token means a refresh. The token is read *before* the rows, so a snapshot is never older than its
-token. Memory: about 50 bytes per event (50 MB per million) per worker process.
+snapshot of the events' aggregate columns (no descriptions, no geometry) per database
+(``store.snapshot``), checked against the one-row ``data_versions`` token (replaced by a trigger
+on every write): a new token means a refresh. The token is read *before* the rows, so a snapshot
+is never older than its token. Memory: about 50 bytes per event (50 MB per million) per worker
+process.
 
-A refresh reads only the new rows when nothing was updated or deleted since the snapshot (the
-``events_rewrite`` token, replaced only by updates and deletes, is unchanged): the rows with an
-id above the snapshot's largest, merged in time order. Ids are not handed out in commit order
-on PostgreSQL (concurrent API posts and imports commit in any order), so the refresh then counts
-the events with an id up to the snapshot's largest: when rows committed late, it compares the ids
-just below that largest one (1,000, then ``LATE_ID_WINDOW``) with the snapshot's and reads and
-merges the missing rows; only when they do not account for the whole difference (a row
-committed very late) is the snapshot reloaded in full. Under a steady stream of concurrent small
-batches the late rows are near the top, so a refresh stays cheap instead of a full scan a write.
-Updates, deletes, a purge, a category never seen before: full reload, as before.
+**Bounded lag.** A session whose engine carries the execution option ``LAG_OPTION`` (seconds;
+``with_snapshot_lag``, set by the dashboard from ``WATCHFLOOR_SNAPSHOT_MAX_LAG``) takes a
+snapshot whose token was checked less than that long ago without reading the token, and keeps
+that one snapshot for the rest of the session (one request reads one version). When the token
+changed, one thread refreshes while the others go on with the current snapshot. Without the
+option (0: command line, exports, tests) the token is read before every use, as before; and a
+process that imported a file through the dashboard marks its snapshot stale (``mark_stale``), so
+the uploader sees the rows at once.
+
+**Refresh.** When nothing was updated or deleted since the snapshot (the ``events_rewrite``
+token, replaced only by updates and deletes, is unchanged), a refresh reads only the rows with
+an id above the snapshot's largest and merges them into the small *tail* (``store.snapshot``);
+the tail is merged into the main arrays when it passes ``TAIL_MAX_ROWS`` rows or
+``TAIL_MAX_AGE_S`` seconds. Ids are not handed out in commit order on PostgreSQL (concurrent API
+posts and imports commit in any order), so the refresh then counts the events among the
+``NEAR_ID_WINDOW`` ids below the snapshot's largest, and among all ids up to it at least every
+``FULL_COUNT_S`` seconds (always for a session without a lag; such a session also refreshes a
+snapshot that was not counted in full, ``EventColumns.exact``): when rows committed late, it
+compares the ids just below that largest one (1,000, then ``LATE_ID_WINDOW``) with the
+snapshot's and reads and merges the missing rows; only when they do not account for the whole
+difference (a row committed very late) is the snapshot reloaded in full. Updates, deletes, a
+purge: full reload. A category, agency or caveat never seen before grows the vocabularies (the
+codes of both blocks are remapped).
 """
 
 from __future__ import annotations
@@ -27,7 +41,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -36,11 +50,23 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from analytics.cells import IntArray, cells_to_parent
-from analytics.hexagg import CellGroups, group_cells
 from store.models import DataVersion, Event
 from store.models.vocab import EVENT_KINDS
+from store.snapshot import CODED, Block, EventColumns, merge_blocks, sorted_block
 from store.spatial import bulk_rows, epoch_us_sql
+
+__all__ = [
+    "LAG_OPTION",
+    "EventColumns",
+    "clear_cache",
+    "data_version",
+    "event_columns",
+    "load_event_columns",
+    "mark_stale",
+    "rewrite_version",
+    "warm_cache",
+    "with_snapshot_lag",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,47 +74,22 @@ _TEXT = frozenset({"kind", "category", "agency", "handling"})
 _MAX_DATABASES = 4  # snapshots kept per process (tests open many databases; the app one)
 # How far below the snapshot's largest id late-committed rows are looked for (ids, not rows).
 LATE_ID_WINDOW = 100_000
+# Rows committed out of id order are counted among the ids just below the snapshot's largest on
+# every refresh (an index range), and among all ids at least every FULL_COUNT_S seconds and by
+# every session without a lag: on PostgreSQL a count of a million ids costs the server a scan.
+NEAR_ID_WINDOW = 1_000
+FULL_COUNT_S = 10.0
+# The tail is merged into the main arrays past this many rows or this age: it costs one copy of
+# the main arrays (~0.2 s a million events), and every aggregation reads the whole tail.
+TAIL_MAX_ROWS = 50_000
+TAIL_MAX_AGE_S = 300.0
+LAG_OPTION = "watchfloor_snapshot_max_lag_s"
+_PINNED = "watchfloor_snapshots"  # session.info key: the snapshot a lagging session keeps
 _CACHE: OrderedDict[str, EventColumns] = OrderedDict()
 _LOADING: dict[str, threading.Lock] = {}
+_STALE: set[str] = set()
 _LOCK = threading.Lock()
-
-
-@dataclass
-class EventColumns:
-    """Every event's aggregate columns as numpy arrays, sorted by ``t_us``.
-
-    String columns are codes into the sorted vocabularies ``categories``, ``agencies`` and
-    ``handlings``; ``kind`` indexes ``store.models.vocab.EVENT_KINDS``.
-    """
-
-    token: int
-    rewrite: int  # the events_rewrite token at load: unchanged means only inserts since
-    id: IntArray
-    cell: IntArray
-    t_us: IntArray
-    kind: npt.NDArray[np.int8]
-    severity: npt.NDArray[np.int8]
-    category: npt.NDArray[np.int32]
-    agency: npt.NDArray[np.int32]
-    handling: npt.NDArray[np.int32]
-    lon: npt.NDArray[np.float64]
-    lat: npt.NDArray[np.float64]
-    categories: tuple[str, ...]
-    agencies: tuple[str, ...]
-    handlings: tuple[str, ...]
-    _groups: dict[int, CellGroups] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.t_us)
-
-    def groups(self, res: int) -> CellGroups:
-        """Return every event's cell at ``res`` as codes into the distinct cells (memoised)."""
-        with self._lock:
-            found = self._groups.get(res)
-            if found is None:
-                found = self._groups[res] = group_cells(self.cell, res)
-            return found
+_now = time.monotonic  # the clock of the lag (tests replace it)
 
 
 def data_version(*, session: Session) -> int:
@@ -103,13 +104,39 @@ def rewrite_version(*, session: Session) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
+@lru_cache(maxsize=16)
+def with_snapshot_lag(engine: Engine, max_lag_s: float) -> Engine:
+    """Return ``engine`` whose sessions may use a snapshot up to ``max_lag_s`` seconds old.
+
+    ``0`` reads the data version before every use (every write is seen at once).
+    """
+    if max_lag_s <= 0:
+        return engine
+    return engine.execution_options(**{LAG_OPTION: float(max_lag_s)})
+
+
+def _database(bind: Any) -> str:
+    return str(bind.url.render_as_string(hide_password=True))
+
+
+def mark_stale(engine: Engine) -> None:
+    """Make the next use of this process's snapshot of ``engine``'s database read the token.
+
+    A process that wrote events and shows them next (an upload in the dashboard) calls this, so
+    its own users never wait for the lag.
+    """
+    with _LOCK:
+        _STALE.add(_database(engine))
+
+
 def event_columns(*, session: Session) -> EventColumns:
-    """Return the cached columns of every event, reloading them if the data changed.
+    """Return the cached columns of every event, refreshed if the data changed.
 
     Parameters
     ----------
     session
-        Open session; its bind identifies the database.
+        Open session; its bind identifies the database, and its execution option
+        ``LAG_OPTION`` how old the snapshot may be (see the module notes).
 
     Returns
     -------
@@ -117,32 +144,84 @@ def event_columns(*, session: Session) -> EventColumns:
         All events (no visibility applied: callers must apply it, see
         ``store.queries.hexagg``).
     """
-    token = data_version(session=session)
-    key = session.get_bind().url.render_as_string(hide_password=True)
+    bind = session.get_bind()
+    key = _database(bind)
+    max_lag_s = float(bind.get_execution_options().get(LAG_OPTION, 0.0))
+    if max_lag_s <= 0:
+        return _current(session, key, 0.0)
+    pinned: dict[str, EventColumns] = session.info.setdefault(_PINNED, {})
+    found = pinned.get(key)
+    if found is None:
+        found = pinned[key] = _current(session, key, max_lag_s)
+    return found
+
+
+def _current(session: Session, key: str, max_lag_s: float) -> EventColumns:
     with _LOCK:
         cached = _CACHE.get(key)
-        if cached is not None and cached.token == token:
+        if cached is not None and key not in _STALE and _now() - cached.checked_at < max_lag_s:
             _CACHE.move_to_end(key)
             return cached
+        _STALE.discard(key)  # the token read below sees every write made before this line
         loading = _LOADING.setdefault(key, threading.Lock())
+    checked_at = _now()
+    token = data_version(session=session)
+    exact = max_lag_s <= 0  # every row committed before the token read, however late
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None and cached.token == token and _counted(cached, checked_at, exact):
+            cached.checked_at = max(cached.checked_at, checked_at)
+            _CACHE.move_to_end(key)
+            return cached
     # One refresh per database at a time: the request threads of a worker (and the warming
-    # thread) would otherwise each load the same million rows at once. The others wait, then
-    # take the fresh snapshot or refresh from it (cheap).
-    with loading:
+    # thread) would otherwise each read the same rows at once. With a lag allowed the others go
+    # on with the snapshot they have; without one (or without a snapshot) they wait, then take
+    # the fresh snapshot or refresh from it (cheap).
+    if not loading.acquire(blocking=cached is None or max_lag_s <= 0):
+        assert cached is not None
+        return cached
+    try:
         with _LOCK:
-            cached = _CACHE.get(key)
-            if cached is not None and cached.token == token:
-                return cached
-        return _refresh(session, key, token, cached)
+            latest = _CACHE.get(key)
+        if (
+            latest is not None
+            and (latest.token == token or latest.checked_at > checked_at)
+            and _counted(latest, checked_at, exact)
+        ):
+            # Refreshed by another thread meanwhile, from a token read after ours.
+            latest.checked_at = max(latest.checked_at, checked_at)
+            return latest
+        return _refresh(session, key, token, latest, checked_at, exact=exact)
+    finally:
+        loading.release()
 
 
-def _refresh(session: Session, key: str, token: int, cached: EventColumns | None) -> EventColumns:
+def _counted(columns: EventColumns, now: float, exact: bool) -> bool:
+    """Whether ``columns`` may still miss rows committed far out of id order: only when a
+    lag is allowed and for at most ``FULL_COUNT_S`` after all ids were last counted."""
+    return columns.exact or (not exact and now - columns.counted_at < FULL_COUNT_S)
+
+
+def _refresh(
+    session: Session,
+    key: str,
+    token: int,
+    cached: EventColumns | None,
+    checked_at: float,
+    *,
+    exact: bool,
+) -> EventColumns:
     rewrite = rewrite_version(session=session)
     columns = None
     if cached is not None and cached.rewrite == rewrite:
-        columns = append_new_events(cached, session=session, token=token)
+        full = exact or checked_at - cached.counted_at >= FULL_COUNT_S
+        columns = append_new_events(cached, session=session, token=token, full_count=full)
+        if columns is not None and full:
+            columns.counted_at = checked_at
     if columns is None:
         columns = load_event_columns(session=session, token=token, rewrite=rewrite)
+        columns.counted_at = checked_at
+    columns.checked_at = checked_at
     with _LOCK:
         _CACHE[key] = columns
         _CACHE.move_to_end(key)
@@ -155,6 +234,7 @@ def clear_cache() -> None:
     """Forget every snapshot (tests, and after restoring a database from a backup)."""
     with _LOCK:
         _CACHE.clear()
+        _STALE.clear()
 
 
 def _codes(values: npt.ArrayLike) -> tuple[npt.NDArray[np.int32], tuple[str, ...]]:
@@ -209,6 +289,24 @@ def _read_rows(
     return data
 
 
+def _arrays(
+    data: dict[str, npt.NDArray[Any]], codes: dict[str, npt.NDArray[Any]]
+) -> dict[str, npt.NDArray[Any]]:
+    """The block columns of rows read by ``_read_rows``; ``codes`` of the string columns."""
+    return {
+        "id": data["id"],
+        "cell": data["cell"],
+        "t_us": data["t_us"],
+        "kind": codes["kind"],
+        "severity": data["sev"],
+        "category": codes["category"],
+        "agency": codes["agency"],
+        "handling": codes["handling"],
+        "lon": data["lon"],
+        "lat": data["lat"],
+    }
+
+
 def load_event_columns(*, session: Session, token: int, rewrite: int = 0) -> EventColumns:
     """Read the aggregate columns of every event into numpy arrays (one full scan)."""
     started = time.perf_counter()
@@ -219,20 +317,17 @@ def load_event_columns(*, session: Session, token: int, rewrite: int = 0) -> Eve
     category, categories = _codes(data["category"])
     agency, agencies = _codes(data["agency"])
     handling, handlings = _codes(data["handling"])
-    order = np.lexsort((data["id"], data["t_us"]))
+    coded = {
+        "kind": kind_map[kind_codes],
+        "category": category,
+        "agency": agency,
+        "handling": handling,
+    }
     columns = EventColumns(
         token=token,
         rewrite=rewrite,
-        id=data["id"].astype(np.int64)[order],
-        cell=data["cell"].astype(np.int64)[order],
-        t_us=data["t_us"].astype(np.int64)[order],
-        kind=kind_map[kind_codes].astype(np.int8)[order],
-        severity=data["sev"].astype(np.int8)[order],
-        category=category[order],
-        agency=agency[order],
-        handling=handling[order],
-        lon=data["lon"].astype(np.float64)[order],
-        lat=data["lat"].astype(np.float64)[order],
+        main=sorted_block(_arrays(data, coded)),
+        tail=Block.empty(),
         categories=categories,
         agencies=agencies,
         handlings=handlings,
@@ -261,19 +356,27 @@ def _recode(values: npt.ArrayLike, vocab: tuple[str, ...]) -> npt.NDArray[np.int
     return pos.astype(np.int32)
 
 
-def append_new_events(cached: EventColumns, *, session: Session, token: int) -> EventColumns | None:
+def append_new_events(
+    cached: EventColumns, *, session: Session, token: int, full_count: bool = True
+) -> EventColumns | None:
     """Return ``cached`` plus the events inserted since, or ``None`` if a full load is needed.
 
-    Only valid while the ``events_rewrite`` token is unchanged (no update or delete since).
+    Only valid while the ``events_rewrite`` token is unchanged (no update or delete since). The
+    new rows go into the tail; the tail is merged into the main block when it is due.
+    ``full_count`` looks for rows committed out of id order among all ids, not only the
+    ``NEAR_ID_WINDOW`` just below the snapshot's largest: only then is the result ``exact``.
     """
     started = time.perf_counter()
-    last_id = int(cached.id.max()) if len(cached) else 0
+    last_id = cached.max_id
     data = _read_rows(session, last_id)
     # Rows committed late with an id below ``last_id`` (PostgreSQL): the count tells.
-    older = session.execute(
-        select(func.count()).select_from(Event).where(Event.id <= last_id)
-    ).scalar_one()
-    late = int(older) - len(cached)
+    counted = select(func.count()).select_from(Event).where(Event.id <= last_id)
+    held = len(cached)
+    if not full_count:
+        low = last_id - NEAR_ID_WINDOW
+        counted = counted.where(Event.id > low)
+        held = sum(int(np.count_nonzero(b.id > low)) for b in cached.parts)
+    late = int(session.execute(counted).scalar_one()) - held
     if late < 0:
         return None  # rows gone without a rewrite token change: never expected, reload
     if late:
@@ -284,93 +387,63 @@ def append_new_events(cached: EventColumns, *, session: Session, token: int) -> 
         logger.info("columnar cache: %d rows committed out of id order, merged", late)
         data = {name: np.concatenate([data[name], found[name]]) for name in data}
     # Codes into the vocabularies; a value never seen before extends them (old codes remapped).
-    category, categories, old_category = _extend(
-        data["category"], cached.categories, cached.category
-    )
-    agency, agencies, old_agency = _extend(data["agency"], cached.agencies, cached.agency)
-    handling, handlings, old_handling = _extend(data["handling"], cached.handlings, cached.handling)
-    kinds = np.array(
-        [EVENT_KINDS.index(k) if k in EVENT_KINDS else -1 for k in data["kind"]], dtype=np.int8
-    )
-    new = {
-        "id": data["id"].astype(np.int64),
-        "cell": data["cell"].astype(np.int64),
-        "t_us": data["t_us"].astype(np.int64),
-        "kind": kinds,
-        "severity": data["sev"].astype(np.int8),
-        "category": category,
-        "agency": agency,
-        "handling": handling,
-        "lon": data["lon"].astype(np.float64),
-        "lat": data["lat"].astype(np.float64),
+    main, tail = cached.main, cached.tail
+    vocab: dict[str, tuple[str, ...]] = {}
+    codes: dict[str, npt.NDArray[Any]] = {
+        "kind": np.array(
+            [EVENT_KINDS.index(k) if k in EVENT_KINDS else -1 for k in data["kind"]], dtype=np.int8
+        )
     }
-    old = {name: getattr(cached, name) for name in new}
-    old.update(category=old_category, agency=old_agency, handling=old_handling)
-    # The memoised cell codes of each resolution follow the rows (a new cell extends the sorted
-    # distinct cells, old codes remapped): recomputing them costs ~0.1 s a resolution at 1M rows.
-    with cached._lock:
-        known = dict(cached._groups)
-    group_codes: dict[int, npt.NDArray[np.int32]] = {}
-    for res, groups in list(known.items()):
-        parents = cells_to_parent(new["cell"], res)
-        pos = np.searchsorted(groups.cells, parents)
-        hit = pos < len(groups.cells)
-        hit[hit] = groups.cells[pos[hit]] == parents[hit]
-        if not hit.all():
-            # Insert the few new cells in order; each old code moves up by the new cells before
-            # it (no sort of the hundreds of thousands of known cells).
-            fresh = np.unique(parents[~hit])
-            shift = np.searchsorted(fresh, groups.cells)
-            remap = (np.arange(len(groups.cells)) + shift).astype(np.int32)
-            cells = np.insert(groups.cells, np.searchsorted(groups.cells, fresh), fresh)
-            known[res] = CellGroups(res, cells, remap[groups.codes])
-            pos = np.searchsorted(cells, parents)
-        group_codes[res] = pos.astype(np.int32)
-    if late:
-        # Late rows have ids below cached ones: the full (time, id) order, as a full load.
-        both = {name: np.concatenate([old[name], values]) for name, values in new.items()}
-        order = np.lexsort((both["id"], both["t_us"]))
-        merged = {name: values[order] for name, values in both.items()}
-        codes = {
-            res: np.concatenate([known[res].codes, c])[order] for res, c in group_codes.items()
-        }
-    else:
-        order = np.lexsort((new["id"], new["t_us"]))
-        # New ids are larger than every cached id: after the equal times already there.
-        at = np.searchsorted(cached.t_us, new["t_us"][order], side="right")
-        merged = {name: np.insert(old[name], at, values[order]) for name, values in new.items()}
-        codes = {res: np.insert(known[res].codes, at, c[order]) for res, c in group_codes.items()}
+    for name, attr in zip(CODED, ("categories", "agencies", "handlings"), strict=True):
+        codes[name], vocab[name], remap = _extend(data[name], getattr(cached, attr))
+        if remap is not None:
+            main = main.recoded(**{name: remap[getattr(main, name)]})
+            tail = tail.recoded(**{name: remap[getattr(tail, name)]})
+    new = sorted_block(_arrays(data, codes))
+    now = _now()
+    tail_since = cached.tail_since if len(tail) else now
     columns = EventColumns(
         token=token,
         rewrite=cached.rewrite,
-        categories=categories,
-        agencies=agencies,
-        handlings=handlings,
-        _groups={res: CellGroups(res, known[res].cells, c) for res, c in codes.items()},
-        **merged,
+        main=main,
+        tail=merge_blocks(tail, new),
+        categories=vocab["category"],
+        agencies=vocab["agency"],
+        handlings=vocab["handling"],
+        tail_since=tail_since,
+        counted_at=cached.counted_at,
+        exact=full_count,
     )
+    if len(columns.tail) > TAIL_MAX_ROWS or (
+        len(columns.tail) and now - tail_since > TAIL_MAX_AGE_S
+    ):
+        tail_rows = len(columns.tail)
+        columns = columns.compacted()
+        logger.info("columnar cache: merged a tail of %d events into the main arrays", tail_rows)
+    # The cell codes the previous snapshot served are prepared here, by the refreshing thread,
+    # not by the first request after it.
+    for res in cached.known_resolutions():
+        columns.cell_index(res)
     logger.info(
         "appended %d events to the columnar cache in %.3f s",
-        len(new["id"]),
+        len(new),
         time.perf_counter() - started,
     )
     return columns
 
 
 def _extend(
-    values: npt.ArrayLike, vocab: tuple[str, ...], codes: npt.NDArray[np.int32]
-) -> tuple[npt.NDArray[np.int32], tuple[str, ...], npt.NDArray[np.int32]]:
-    """Codes of ``values``, the vocabulary, and ``codes`` remapped if it had to grow."""
+    values: npt.ArrayLike, vocab: tuple[str, ...]
+) -> tuple[npt.NDArray[np.int32], tuple[str, ...], npt.NDArray[np.int32] | None]:
+    """Codes of ``values``, the vocabulary, and how old codes move if it had to grow."""
     found = _recode(values, vocab)
     if found is not None:
-        return found, vocab, codes
+        return found, vocab, None
     grown = tuple(sorted(set(vocab) | {str(v) for v in np.asarray(values, dtype=object)}))
     remap = np.searchsorted(np.asarray(grown, dtype=str), np.asarray(vocab, dtype=str))
-    # ``codes`` may index one past the vocabulary (unknown kinds); none of these do.
-    remapped = remap.astype(np.int32)[codes] if len(vocab) else codes
     new_codes = _recode(values, grown)
     assert new_codes is not None
-    return new_codes, grown, remapped
+    return new_codes, grown, remap.astype(np.int32)
 
 
 def _late_rows(
@@ -381,13 +454,14 @@ def _late_rows(
     The ids just below ``last_id`` are compared first (an index range), then up to
     ``LATE_ID_WINDOW`` ids; ``None`` when the missing rows are not all there.
     """
-    for window in sorted({min(1_000, LATE_ID_WINDOW), LATE_ID_WINDOW}):
+    for window in sorted({min(NEAR_ID_WINDOW, LATE_ID_WINDOW), LATE_ID_WINDOW}):
         low = max(last_id - window, 0)
         ids = np.fromiter(
             session.execute(select(Event.id).where(Event.id > low, Event.id <= last_id)).scalars(),
             dtype=np.int64,
         )
-        missing = ids[~np.isin(ids, cached.id[cached.id > low])]
+        held = np.concatenate([b.id[b.id > low] for b in cached.parts])
+        missing = ids[~np.isin(ids, held)]
         if len(missing) == expected:
             return _read_rows(session, None, ids=missing.tolist())
     return None
@@ -403,6 +477,6 @@ def warm_cache(engine: Engine, resolutions: tuple[int, ...] = (7, 8, 9)) -> None
         with Session(engine) as session:
             columns = event_columns(session=session)
         for res in resolutions:
-            columns.groups(res)
+            columns.cell_index(res)
     except Exception:  # a cold cache is slower, never wrong: log and go on
         logger.exception("could not warm the columnar cache")

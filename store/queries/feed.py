@@ -60,6 +60,35 @@ def data_version(*, session: Session) -> str:
     return ".".join(str(rows.get(name, "")) for name in VERSIONED)
 
 
+def next_version(version: str, current: str | None, *, drawn: str | None) -> str | None:
+    """Return the data version a live poll hands on, or ``None`` when nothing is to redraw.
+
+    Parameters
+    ----------
+    version
+        The data version just read (:func:`data_version`).
+    current
+        The version the page has.
+    drawn
+        The events token of the snapshot the page's map was last drawn from (``None``: no map
+        yet). A worker's snapshot may lag the database by up to ``WATCHFLOOR_SNAPSHOT_MAX_LAG``,
+        so a redraw right after a write can still show the older data: the poll hands the same
+        version on again (Dash redraws on every value it is given) until the map caught up.
+
+    Examples
+    --------
+    >>> next_version("a.f", "a.f", drawn="a") is None
+    True
+    >>> next_version("b.f", "a.f", drawn="a"), next_version("b.f", "b.f", drawn="a")
+    ('b.f', 'b.f')
+    """
+    if version != current:
+        return version
+    if drawn is not None and drawn != version.split(".", 1)[0]:
+        return version
+    return None
+
+
 def _place(location_text: str | None, lat: float, lon: float) -> str:
     return (
         location_text.strip()

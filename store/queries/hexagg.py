@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,7 @@ from store.columnar import EventColumns, event_columns
 from store.models.vocab import EVENT_KINDS
 from store.queries.events import HEX_COLUMNS
 from store.queries.filters import EventFilter
+from store.snapshot import Block
 
 BUCKET_COLUMNS = ("bucket_start", "total", "suspicious", "incident", "severity_sum")
 CELL_BUCKET_COLUMNS = ("cell", *BUCKET_COLUMNS)
@@ -39,54 +41,100 @@ def _member(
     return table[codes]
 
 
-def visible_mask(cols: EventColumns, viewer: Viewer, lo: int, hi: int) -> npt.NDArray[np.bool_]:
-    """Return which rows ``lo:hi`` of ``cols`` ``viewer`` may see.
+def _visibility_table(cols: EventColumns, viewer: Viewer) -> npt.NDArray[np.bool_]:
+    """Whether ``viewer`` may see each (handling, agency) code pair of ``cols``.
 
     Notes
     -----
     ``security.visibility.may_see`` (the Python twin of the SQL rule) decides once per distinct
     (handling, agency) pair; numpy then looks the answer up per row.
     """
-    table = np.array(
+    return np.array(
         [
             [may_see(viewer, handling=h, source_agency=a) for a in cols.agencies]
             for h in cols.handlings
         ],
         dtype=bool,
     ).reshape(len(cols.handlings), len(cols.agencies))
-    return table[cols.handling[lo:hi], cols.agency[lo:hi]]
 
 
-def select_rows(
-    cols: EventColumns, viewer: Viewer, filters: EventFilter
-) -> tuple[int, int, npt.NDArray[np.bool_]]:
-    """Return ``(lo, hi, mask)``: rows ``lo:hi`` are in the window, ``mask`` keeps the rest.
+@dataclass(frozen=True)
+class Selection:
+    """The rows of a snapshot that match a filter: per block, a window ``lo:hi`` and a mask.
+
+    ``spans`` holds ``(part, block, lo, hi, mask)`` for each non-empty block (``part`` 0 is the
+    main block, 1 the tail); an empty snapshot keeps one empty span.
+    """
+
+    cols: EventColumns
+    spans: tuple[tuple[int, Block, int, int, npt.NDArray[np.bool_]], ...]
+
+    def take(self, name: str) -> npt.NDArray[Any]:
+        """Return column ``name`` of the selected rows (main block first, then the tail)."""
+        parts = [getattr(b, name)[lo:hi][mask] for _, b, lo, hi, mask in self.spans]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def codes(self, res: int) -> tuple[npt.NDArray[np.int32], IntArray]:
+        """Return the selected rows' codes into the snapshot's sorted cells at ``res``, and
+        those cells."""
+        index = self.cols.cell_index(res)
+        parts = [index.codes(part, slice(lo, hi), mask) for part, _, lo, hi, mask in self.spans]
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts)), index.cells
+
+    def count(self) -> int:
+        """How many rows are selected."""
+        return sum(int(np.count_nonzero(mask)) for *_, mask in self.spans)
+
+    def time_span(self) -> tuple[int, int] | None:
+        """First and last ``t_us`` in the windows (masks not applied), or ``None`` if empty."""
+        ends = [(int(b.t_us[lo]), int(b.t_us[hi - 1])) for _, b, lo, hi, _ in self.spans if hi > lo]
+        if not ends:
+            return None
+        return min(e[0] for e in ends), max(e[1] for e in ends)
+
+
+def _select_block(
+    cols: EventColumns,
+    block: Block,
+    table: npt.NDArray[np.bool_],
+    filters: EventFilter,
+) -> tuple[Block, int, int, npt.NDArray[np.bool_]]:
+    lo, hi = 0, len(block)
+    if filters.window is not None:
+        lo = int(np.searchsorted(block.t_us, _us(filters.window.start_at), side="left"))
+        hi = int(np.searchsorted(block.t_us, _us(filters.window.end_at), side="left"))
+        hi = max(hi, lo)
+    if table.all():  # center staff see every pair: no per-row lookup over the window
+        mask = np.ones(hi - lo, dtype=bool)
+    else:
+        mask = table[block.handling[lo:hi], block.agency[lo:hi]]
+    if set(filters.kinds) != set(EVENT_KINDS):
+        wanted = np.array([k in filters.kinds for k in EVENT_KINDS], dtype=bool)
+        mask &= wanted[block.kind[lo:hi]]
+    if filters.categories is not None:
+        mask &= _member(block.category[lo:hi], cols.categories, filters.categories)
+    if filters.agencies is not None:
+        mask &= _member(block.agency[lo:hi], cols.agencies, filters.agencies)
+    if filters.caveats is not None:
+        mask &= _member(block.handling[lo:hi], cols.handlings, filters.caveats)
+    if filters.bbox is not None:
+        west, south, east, north = filters.bbox
+        lon, lat = block.lon[lo:hi], block.lat[lo:hi]
+        mask &= (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    if filters.area is not None:
+        mask &= area_mask(filters.area, block.lon[lo:hi], block.lat[lo:hi], mask)
+    return block, lo, hi, mask
+
+
+def select_rows(cols: EventColumns, viewer: Viewer, filters: EventFilter) -> Selection:
+    """Return the rows of ``cols`` (main block and tail) that ``viewer`` may see and match.
 
     Every filter of ``EventFilter`` is applied with the same semantics as its SQL clauses
     (half-open window, inclusive bounding box), and the visibility rule always is.
     """
-    lo, hi = 0, len(cols)
-    if filters.window is not None:
-        lo = int(np.searchsorted(cols.t_us, _us(filters.window.start_at), side="left"))
-        hi = int(np.searchsorted(cols.t_us, _us(filters.window.end_at), side="left"))
-        hi = max(hi, lo)
-    mask = visible_mask(cols, viewer, lo, hi)
-    if set(filters.kinds) != set(EVENT_KINDS):
-        wanted = np.array([k in filters.kinds for k in EVENT_KINDS], dtype=bool)
-        mask &= wanted[cols.kind[lo:hi]]
-    if filters.categories is not None:
-        mask &= _member(cols.category[lo:hi], cols.categories, filters.categories)
-    if filters.agencies is not None:
-        mask &= _member(cols.agency[lo:hi], cols.agencies, filters.agencies)
-    if filters.caveats is not None:
-        mask &= _member(cols.handling[lo:hi], cols.handlings, filters.caveats)
-    if filters.bbox is not None:
-        west, south, east, north = filters.bbox
-        lon, lat = cols.lon[lo:hi], cols.lat[lo:hi]
-        mask &= (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
-    if filters.area is not None:
-        mask &= area_mask(filters.area, cols.lon[lo:hi], cols.lat[lo:hi], mask)
-    return lo, hi, mask
+    table = _visibility_table(cols, viewer)
+    parts = [(i, b) for i, b in enumerate(cols.parts) if len(b)] or [(0, cols.main)]
+    return Selection(cols, tuple((i, *_select_block(cols, b, table, filters)) for i, b in parts))
 
 
 def area_mask(
@@ -131,18 +179,17 @@ def cell_counts(
         Columns ``HEX_COLUMNS`` (as ``store.queries.hex_counts``), sorted by cell.
     """
     check_res(res)
-    cols = event_columns(session=session)
-    lo, hi, mask = select_rows(cols, viewer, filters)
-    groups = cols.groups(res)
+    rows = select_rows(event_columns(session=session), viewer, filters)
+    codes, cells = rows.codes(res)
     code, _, total, susp, sev = count_cells(
-        groups.codes[lo:hi][mask],
-        len(groups.cells),
-        suspicious=cols.kind[lo:hi][mask] == _SUSPICIOUS,
-        severity=cols.severity[lo:hi][mask],
+        codes,
+        len(cells),
+        suspicious=rows.take("kind") == _SUSPICIOUS,
+        severity=rows.take("severity"),
     )
     return pd.DataFrame(
         {
-            "cell": groups.cells[code],
+            "cell": cells[code],
             "total": total,
             "suspicious": susp,
             "incident": total - susp,
@@ -152,15 +199,14 @@ def cell_counts(
     )
 
 
-def _edges(
-    cols: EventColumns, lo: int, hi: int, window: TimeWindow | None, bucket: Bucket, tz: str
-) -> pd.DatetimeIndex:
+def _edges(rows: Selection, window: TimeWindow | None, bucket: Bucket, tz: str) -> pd.DatetimeIndex:
     if window is None:
-        if hi <= lo:
+        span = rows.time_span()
+        if span is None:
             return pd.DatetimeIndex([], tz="UTC")
         window = TimeWindow(
-            pd.Timestamp(int(cols.t_us[lo]) * 1000, tz="UTC").to_pydatetime(),
-            pd.Timestamp(int(cols.t_us[hi - 1]) * 1000 + 1000, tz="UTC").to_pydatetime(),
+            pd.Timestamp(span[0] * 1000, tz="UTC").to_pydatetime(),
+            pd.Timestamp(span[1] * 1000 + 1000, tz="UTC").to_pydatetime(),
         )
     return bucket_edges(window, bucket, tz)
 
@@ -193,25 +239,23 @@ def cell_bucket_counts(
         Columns ``CELL_BUCKET_COLUMNS`` (without ``cell`` when ``res`` is ``None``); only
         non-empty slots; ``bucket_start`` is the UTC start of the local bucket.
     """
-    cols = event_columns(session=session)
-    lo, hi, mask = select_rows(cols, viewer, filters)
-    edges = _edges(cols, lo, hi, filters.window, bucket, tz)
+    rows = select_rows(event_columns(session=session), viewer, filters)
+    edges = _edges(rows, filters.window, bucket, tz)
     names = list(CELL_BUCKET_COLUMNS if res is not None else BUCKET_COLUMNS)
-    if len(edges) == 0 or not mask.any():
+    if len(edges) == 0 or not rows.count():
         return _empty(names)
     edges_us = edges.asi8 // 1000
-    b = bucket_index(cols.t_us[lo:hi][mask], edges_us)
+    b = bucket_index(rows.take("t_us"), edges_us)
     if res is None:
         codes, cells = np.zeros(len(b), dtype=np.int64), np.zeros(1, dtype=np.int64)
     else:
         check_res(res)
-        groups = cols.groups(res)
-        codes, cells = groups.codes[lo:hi][mask], groups.cells
+        codes, cells = rows.codes(res)
     code, bidx, total, susp, sev = count_cells(
         codes,
         len(cells),
-        suspicious=cols.kind[lo:hi][mask] == _SUSPICIOUS,
-        severity=cols.severity[lo:hi][mask],
+        suspicious=rows.take("kind") == _SUSPICIOUS,
+        severity=rows.take("severity"),
         buckets=b,
         n_buckets=len(edges),
     )
@@ -247,11 +291,10 @@ def present_cells(*, session: Session, viewer: Viewer, filters: EventFilter, res
     key = (cols.token, viewer, filters, res)
     found = _PRESENT.get(key)
     if found is None:
-        lo, hi, mask = select_rows(cols, viewer, filters)
-        groups = cols.groups(res)
-        seen = np.zeros(len(groups.cells), dtype=bool)
-        seen[groups.codes[lo:hi][mask]] = True
-        found = groups.cells[seen]
+        codes, cells = select_rows(cols, viewer, filters).codes(res)
+        seen = np.zeros(len(cells), dtype=bool)
+        seen[codes] = True
+        found = cells[seen]
         # Every value update of a viewport asks again: keep the last few answers.
         while len(_PRESENT) >= 32:
             _PRESENT.pop(next(iter(_PRESENT)))
@@ -284,16 +327,16 @@ def trailing_cell_counts(
     return pd.DataFrame(series).fillna(0).astype(np.int64)
 
 
-def _edge_row(cols: EventColumns, viewer: Viewer, *, last: bool) -> int | None:
-    """Index of the first (or last) visible row, scanning outward in growing chunks."""
-    n, chunk = len(cols), 4096
+def _edge_time(block: Block, table: npt.NDArray[np.bool_], *, last: bool) -> int | None:
+    """``t_us`` of the first (or last) visible row of ``block``, scanning in growing chunks."""
+    n, chunk = len(block), 4096
     done = 0
     while done < n:
         size = min(chunk, n - done)
         lo, hi = (n - done - size, n - done) if last else (done, done + size)
-        hits = np.flatnonzero(visible_mask(cols, viewer, lo, hi))
+        hits = np.flatnonzero(table[block.handling[lo:hi], block.agency[lo:hi]])
         if hits.size:
-            return lo + int(hits[-1] if last else hits[0])
+            return int(block.t_us[lo + int(hits[-1] if last else hits[0])])
         done += size
         chunk *= 8
     return None
@@ -307,20 +350,21 @@ def visible_time_range(*, session: Session, viewer: Viewer) -> tuple[datetime, d
     cache.
     """
     cols = event_columns(session=session)
-    first, last = _edge_row(cols, viewer, last=False), _edge_row(cols, viewer, last=True)
-    if first is None or last is None:
+    table = _visibility_table(cols, viewer)
+    firsts = [t for b in cols.parts if (t := _edge_time(b, table, last=False)) is not None]
+    lasts = [t for b in cols.parts if (t := _edge_time(b, table, last=True)) is not None]
+    if not firsts or not lasts:
         return None
     return (
-        pd.Timestamp(int(cols.t_us[first]) * 1000, tz="UTC").to_pydatetime(),
-        pd.Timestamp(int(cols.t_us[last]) * 1000, tz="UTC").to_pydatetime(),
+        pd.Timestamp(min(firsts) * 1000, tz="UTC").to_pydatetime(),
+        pd.Timestamp(max(lasts) * 1000, tz="UTC").to_pydatetime(),
     )
 
 
 def visible_caveats(*, session: Session, viewer: Viewer, filters: EventFilter) -> list[str]:
     """Return the distinct handling caveats of the visible events matching ``filters`` (cached)."""
     cols = event_columns(session=session)
-    lo, hi, mask = select_rows(cols, viewer, filters)
-    present = np.unique(cols.handling[lo:hi][mask])
+    present = np.unique(select_rows(cols, viewer, filters).take("handling"))
     return sorted(cols.handlings[int(code)] for code in present)
 
 
@@ -329,15 +373,14 @@ def visible_values(*, session: Session, viewer: Viewer) -> dict[str, list[str]]:
 
     The filter menus offer only these, so a menu never names what the viewer cannot open.
     """
-    cols = event_columns(session=session)
-    mask = visible_mask(cols, viewer, 0, len(cols))
+    rows = select_rows(event_columns(session=session), viewer, EventFilter())
     out = {}
-    for name, codes, vocab in (
-        ("categories", cols.category, cols.categories),
-        ("agencies", cols.agency, cols.agencies),
-        ("caveats", cols.handling, cols.handlings),
+    for name, column, vocab in (
+        ("categories", "category", rows.cols.categories),
+        ("agencies", "agency", rows.cols.agencies),
+        ("caveats", "handling", rows.cols.handlings),
     ):
-        present = np.unique(codes[mask])
+        present = np.unique(rows.take(column))
         out[name] = sorted(vocab[i] for i in present if 0 <= i < len(vocab))
     return out
 
@@ -348,6 +391,4 @@ def visible_count(*, session: Session, viewer: Viewer, filters: EventFilter) -> 
     The map asks this before the point query: a layer with more events in view than its budget
     draws no points, so the (costlier) SQL point query is skipped.
     """
-    cols = event_columns(session=session)
-    _, _, mask = select_rows(cols, viewer, filters)
-    return int(np.count_nonzero(mask))
+    return select_rows(event_columns(session=session), viewer, filters).count()

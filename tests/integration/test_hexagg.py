@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, insert, select, update
 
-from analytics.cells import points_to_cells
+from analytics.cells import cells_to_parent, points_to_cells
 from analytics.timebuckets import TimeWindow
 from security.roles import Role, Viewer
 from security.visibility import may_see
@@ -29,6 +29,7 @@ from store.columnar import (
 from store.engine import session_scope
 from store.models import Event
 from store.queries import EventFilter, cell_bucket_counts, cell_counts, hex_counts
+from store.snapshot import FIELDS
 
 TZ = "America/New_York"
 ZONE = ZoneInfo(TZ)
@@ -271,14 +272,23 @@ def test_cached_time_range_caveats_and_cell_detail_match_sql(loaded) -> None:
 
 
 def _same_snapshot(a: EventColumns, b: EventColumns) -> None:
-    """Two snapshots hold the same events in the same order with the same codes."""
+    """Two snapshots hold the same events; ``a`` (main + tail) merged equals ``b`` (a full load)
+    in order and codes, and every row's cell code at each resolution names its own cell."""
     assert (a.categories, a.agencies, a.handlings) == (b.categories, b.agencies, b.handlings)
-    for name in ("id", "cell", "t_us", "kind", "severity", "category", "agency", "handling"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
-    np.testing.assert_array_equal(a.lon, b.lon)
-    for res in a._groups:  # cell codes carried over by a refresh equal freshly computed ones
-        np.testing.assert_array_equal(a.groups(res).cells, b.groups(res).cells)
-        np.testing.assert_array_equal(a.groups(res).codes, b.groups(res).codes)
+    assert len(b.tail) == 0
+    whole = a.compacted()
+    assert len(whole.tail) == 0 and len(whole) == len(a)
+    for name in FIELDS:
+        np.testing.assert_array_equal(getattr(whole.main, name), getattr(b.main, name), name)
+    for res in a.known_resolutions():
+        index = a.cell_index(res)
+        np.testing.assert_array_equal(index.cells, b.cell_index(res).cells)
+        for part, block in enumerate(a.parts):
+            codes = index.codes(part, slice(None), np.ones(len(block), dtype=bool))
+            np.testing.assert_array_equal(index.cells[codes], cells_to_parent(block.cell, res))
+        # cell codes carried over by merging the tail equal freshly computed ones
+        np.testing.assert_array_equal(whole.main.groups(res).codes, b.main.groups(res).codes)
+        np.testing.assert_array_equal(whole.main.groups(res).cells, b.main.groups(res).cells)
 
 
 def test_cache_refresh_reads_only_new_rows_and_equals_a_full_load(
@@ -288,7 +298,7 @@ def test_cache_refresh_reads_only_new_rows_and_equals_a_full_load(
     clear_cache()
     with session_scope(engine) as s:
         first = event_columns(session=s)
-        first.groups(7), first.groups(9)  # memoised codes, carried by the refreshes below
+        first.cell_index(7), first.cell_index(9)  # memoised codes, carried by the refreshes
     assert len(first) == len(frame)
     caplog.set_level("INFO", logger="store.columnar")
 
@@ -319,7 +329,7 @@ def test_cache_refresh_reads_only_new_rows_and_equals_a_full_load(
     with session_scope(engine) as s:
         # Far above the sequence (PostgreSQL does not advance it for explicit ids).
         top = int(s.execute(select(func.max(Event.id))).scalar_one()) + 1_000_000
-        row = s.get(Event, int(first.id[0]))
+        row = s.get(Event, int(first.main.id[0]))
         late = {c.key: getattr(row, c.key) for c in Event.__table__.columns if c.key != "id"}
         s.execute(insert(Event), [{**late, "id": top + 5, "external_id": "late-0"}])
     refreshed()  # the snapshot's largest id is now top + 5; top + 1..4 are free

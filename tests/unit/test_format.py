@@ -1,0 +1,27 @@
+"""Hover-text formatting: local times as ``strftime`` writes them, across DST changes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layers._format import local_time
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "UTC", "Australia/Lord_Howe"])
+def test_local_time_equals_strftime_across_dst(tz: str) -> None:
+    rng = np.random.default_rng(3)
+    # Seconds around both 2023 US changes (and Lord Howe's half-hour one), plus a spread year.
+    edges = np.array([1678604400, 1699164000, 1680364800, 1696089600])
+    seconds = np.concatenate(
+        [
+            edges[rng.integers(0, 4, 500)] + rng.integers(-7200, 7200, 500),
+            rng.integers(1.6e9, 1.8e9, 500),
+        ]
+    )
+    times = pd.Series(pd.to_datetime(seconds, unit="s", utc=True), index=np.arange(1000) + 5)
+    expected = times.dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M %Z")
+    got = local_time(times, tz)
+    pd.testing.assert_series_equal(got, expected, check_dtype=False)
+    assert local_time(times.iloc[:0], tz).tolist() == []
