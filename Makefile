@@ -27,7 +27,8 @@ run: install ## serve the dashboard on http://127.0.0.1:8050 (demo data on first
 
 run-prod: install ## production profile: migrate, then gunicorn workers (PostGIS, Redis; README "Production")
 	$(PY) manage.py db upgrade
-	WATCHFLOOR_LOG_FORMAT="$${WATCHFLOOR_LOG_FORMAT:-json}" exec .venv/bin/gunicorn -c gunicorn.conf.py app:server
+	WATCHFLOOR_LOG_FORMAT="$${WATCHFLOOR_LOG_FORMAT:-json}" \
+	WATCHFLOOR_DETECT_DEBOUNCE_S="$${WATCHFLOOR_DETECT_DEBOUNCE_S:-30}" exec .venv/bin/gunicorn -c gunicorn.conf.py app:server
 
 test: install-dev ## run the whole test suite (SpatiaLite, PostGIS, Redis, headless Chromium)
 	@url="$$(scripts/ensure_postgis.sh)" || url=""; \
