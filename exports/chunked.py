@@ -3,9 +3,9 @@
 The files are the ones :func:`exports.formats.write_layers` writes for the same rows (names, zip
 layout, sidecars, metadata inside): GeoJSON and CSV through the stream writers of
 :mod:`exports.stream` (which read back to the same rows as GDAL's), GeoPackage and Shapefile by
-appending each chunk through GDAL (pyogrio ``append=True``). KML and KMZ have no append in
-GDAL: their chunks are gathered and written at the end (memory grows with the rows; KML is for
-viewing in Google Earth, not for big extracts).
+appending each chunk through GDAL (pyogrio ``append=True``). KML and KMZ, which have no append
+in GDAL, through one GDAL write fed by an Arrow stream that pulls the chunks as GDAL asks for
+them (``pyogrio.write_arrow`` of a ``pyarrow.RecordBatchReader``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 import pyogrio
+import shapely
 
 from exports.formats import (
     DBF_MAX_CHARS,
@@ -30,7 +32,9 @@ from exports.formats import (
     ExportFormat,
     _text_times,  # one time convention for every writer
     _write_single,
+    kml_frame,
     sidecar_path,
+    write_kmz,
 )
 from exports.stream import csv_chunks, geojson_chunks
 
@@ -101,10 +105,69 @@ def _write_single_chunked(
                 out.write(piece)
     elif fmt == "shp":
         _write_shapefile_chunked(name, frames, path, metadata)
-    else:  # KML, KMZ: GDAL's KML driver cannot append; written once, at the end
-        parts = list(frames)
-        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        _write_single(name, gpd.GeoDataFrame(frame, crs="EPSG:4326"), fmt, path, metadata)
+    else:  # KML, KMZ: GDAL's KML driver cannot append; one write, fed chunk by chunk
+        _write_kml_streamed(name, frames, fmt, path, metadata)
+
+
+def _kml_table(frame: gpd.GeoDataFrame) -> pa.Table:
+    """Return one chunk as the Arrow table GDAL's KML writer takes (geometry as WKB)."""
+    data = pd.DataFrame(kml_frame(_text_times(frame)), copy=False)
+    data["geometry"] = shapely.to_wkb(frame.geometry.to_numpy())
+    return pa.Table.from_pandas(data, preserve_index=False)
+
+
+def _write_kml_streamed(
+    name: str,
+    frames: Iterable[gpd.GeoDataFrame],
+    fmt: ExportFormat,
+    path: Path,
+    metadata: dict[str, Any],
+) -> None:
+    """Write a KML (or KMZ) whose memory holds one chunk: GDAL pulls the chunks as it writes.
+
+    The layer's schema is the first non-empty chunk's, with all-missing columns as text (GDAL
+    has no null field type; pyogrio does the same); later chunks are cast to it. A layer with
+    no rows at all is written as :func:`exports.formats.write_layers` writes it.
+    """
+    chunks = iter(frames)
+    first: gpd.GeoDataFrame | None = None
+    last: gpd.GeoDataFrame | None = None
+    for frame in chunks:
+        last = frame
+        if not frame.empty:
+            first = frame
+            break
+    if first is None:
+        assert last is not None, "a chunk source yields at least one chunk"
+        _write_single(name, gpd.GeoDataFrame(last, crs="EPSG:4326"), fmt, path, metadata)
+        return
+    head = _kml_table(first)
+    schema = pa.schema(
+        [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in head.schema]
+    )
+    kinds = first.geometry.geom_type.dropna().unique()
+    geometry_type = str(kinds[0]) if len(kinds) == 1 else "Unknown"
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from head.cast(schema).to_batches()
+        for frame in chunks:
+            if not frame.empty:
+                yield from _kml_table(frame).cast(schema).to_batches()
+
+    kml_path = path if fmt == "kml" else path.with_name(f"{path.stem}.doc.kml")
+    kml_path.unlink(missing_ok=True)
+    pyogrio.write_arrow(
+        pa.RecordBatchReader.from_batches(schema, batches()),
+        kml_path,
+        layer=name,
+        driver="KML",
+        geometry_name="geometry",
+        geometry_type=geometry_type,
+        crs="EPSG:4326",
+    )
+    if fmt == "kmz":
+        write_kmz(kml_path, path, metadata)
+        kml_path.unlink()
 
 
 def _append_gdal(

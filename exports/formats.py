@@ -142,17 +142,12 @@ def _write_single(
         )
     elif fmt in ("kml", "kmz"):
         kml_path = path if fmt == "kml" else Path(tempfile.mkdtemp()) / "doc.kml"
-        # GDAL's KML layer puts its own Name and Description fields first, which shifts every
-        # value pyogrio writes by field index; the Arrow path matches fields by name instead.
-        # "Name" becomes each placemark's <name> (the label in Google Earth).
-        label = frame["name"] if "name" in frame.columns else frame[frame.columns[0]]
-        frame = frame.rename(columns={"description": "narrative", "name": "site_name"})
-        frame.insert(0, "Name", label.astype(str).to_numpy())
-        pyogrio.write_dataframe(frame, kml_path, driver="KML", layer=name, use_arrow=True)
+        # The Arrow path matches fields by name (see kml_frame).
+        pyogrio.write_dataframe(
+            kml_frame(frame), kml_path, driver="KML", layer=name, use_arrow=True
+        )
         if fmt == "kmz":
-            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-                zf.write(kml_path, "doc.kml")
-                zf.writestr("metadata.json", json.dumps(metadata, indent=2, default=str))
+            write_kmz(kml_path, path, metadata)
             shutil.rmtree(kml_path.parent)
     elif fmt == "shp":
         renamed = frame.rename(
@@ -176,6 +171,27 @@ def _write_single(
                 for part in sorted(Path(tmp).iterdir()):
                     zf.write(part, part.name)
     return [path]
+
+
+def kml_frame(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``frame`` (times already text) with the columns GDAL's KML layer expects.
+
+    GDAL's KML layer puts its own Name and Description fields first, which shifts every value
+    pyogrio writes by field index; the Arrow path matches fields by name instead. "Name" becomes
+    each placemark's <name> (the label in Google Earth); our own ``name`` and ``description``
+    are renamed so they do not collide with those two.
+    """
+    label = frame["name"] if "name" in frame.columns else frame[frame.columns[0]]
+    frame = frame.rename(columns={"description": "narrative", "name": "site_name"})
+    frame.insert(0, "Name", label.astype(str).to_numpy())
+    return frame
+
+
+def write_kmz(kml_path: Path, path: Path, metadata: dict[str, Any]) -> None:
+    """Zip ``kml_path`` as ``doc.kml`` with the metadata into the KMZ ``path``."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(kml_path, "doc.kml")
+        zf.writestr("metadata.json", json.dumps(metadata, indent=2, default=str))
 
 
 DBF_MAX_CHARS = 254  # a dBASE text field holds at most 254 characters
