@@ -250,7 +250,7 @@ def _fail(engine: Engine, job_id: str, folder: Path, message: str) -> None:
 
 
 def _heartbeat(engine: Engine, job_id: str, stop: threading.Event, every_s: float) -> None:
-    # A separate beat, so a long single step (a KML written at the end, a big hexagon count)
+    # A separate beat, so a long single step (a big hexagon count, a slow GDAL write)
     # does not look like a dead process; it dies with the process, which is the point.
     while not stop.wait(every_s):
         try:
