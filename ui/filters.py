@@ -76,7 +76,7 @@ def download_controls(may_export: bool) -> html.Div:
                 value="gpkg",
                 clearable=False,
             ),
-            html.Button("⭳ Export", id=ids.EXPORT_BUTTON, n_clicks=0, className="wf-button"),
+            html.Button("Export", id=ids.EXPORT_BUTTON, n_clicks=0, className="wf-button"),
             dcc.Store(id=ids.EXPORT_JOB, storage_type="memory"),
             dcc.Interval(id=ids.EXPORT_INTERVAL, interval=1000, disabled=True),
             html.Div(
@@ -87,7 +87,7 @@ def download_controls(may_export: bool) -> html.Div:
                     html.Progress(id=ids.EXPORT_PROGRESS, value="0", max="1"),
                     html.P(id=ids.EXPORT_STATUS_TEXT, className="wf-hint"),
                     html.A(
-                        "⭳ Download",
+                        "Download",
                         id=ids.EXPORT_FILE_LINK,
                         href="",
                         hidden=True,
@@ -103,7 +103,7 @@ def download_controls(may_export: bool) -> html.Div:
                 inline=True,
                 className="wf-radio",
             ),
-            html.A("⭳ Briefing", id=ids.BRIEFING_LINK, href="", className="wf-button wf-link"),
+            html.A("Briefing", id=ids.BRIEFING_LINK, href="", className="wf-button wf-link"),
         ],
     )
 
@@ -149,7 +149,7 @@ def export_progress_view(status: JobStatus | None, error: str | None = None) -> 
         max(total, 1),
         f"Ready: {of}, {_mib(status.size_bytes)}.",
         f"/export/jobs/{status.id}/file",
-        f"⭳ Download {status.filename}",
+        f"Download {status.filename}",
         False,
         False,
     )

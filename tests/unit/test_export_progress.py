@@ -55,7 +55,7 @@ def test_export_progress_view_done_offers_the_file_and_stops_polling() -> None:
     )
     assert view.href == "/export/jobs/abc/file" and not view.link_hidden and not view.polling
     assert view.text == "Ready: 200,000 of 200,000 rows, 3.0 MiB."
-    assert view.link_text == "⭳ Download watchfloor-all.gpkg"
+    assert view.link_text == "Download watchfloor-all.gpkg"
 
 
 def test_export_progress_view_failed_and_unknown_jobs_say_why_in_words() -> None:
