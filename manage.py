@@ -712,7 +712,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--json", action="store_true", help="print one JSON object")
     create.set_defaults(func=cmd_apikeys_create)
     revoke = keys_sub.add_parser("revoke", help="revoke the key(s) with this prefix")
-    revoke.add_argument("prefix")
+    revoke.add_argument(
+        "prefix",
+        help="the key's prefix (wf_PREFIX_...); one that begins with '-' goes after '--'",
+    )
     revoke.add_argument("--json", action="store_true", help="print one JSON object")
     revoke.set_defaults(func=cmd_apikeys_revoke)
 

@@ -17,7 +17,10 @@ from sqlalchemy.orm import Session
 from store.base import utcnow
 from store.models import ApiKey
 
-_PREFIX_BYTES = 6  # 8 URL-safe characters
+# 12 hex characters: never begins with "-" (a prefix like "-Ab3..." was read by the CLI's
+# ``apikeys revoke PREFIX`` as an option, so about 1 key in 32 could not be revoked) and holds
+# no "_" (the key's separator).
+_PREFIX_BYTES = 6
 _SECRET_BYTES = 32
 
 
@@ -37,7 +40,7 @@ def create_key(*, session: Session, agency: str, label: str = "") -> tuple[str, 
     agency = agency.strip()
     if not agency:
         raise ValueError("an API key needs an agency")
-    prefix = secrets.token_urlsafe(_PREFIX_BYTES)[:8].replace("_", "-")
+    prefix = secrets.token_hex(_PREFIX_BYTES)
     key = f"wf_{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
     record = ApiKey(agency=agency, prefix=prefix, key_hash=_hash(key), label=label[:128])
     session.add(record)

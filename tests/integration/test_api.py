@@ -150,3 +150,26 @@ def test_cli_creates_a_key_shown_once(
     printed = json.loads(capsys.readouterr().out)
     with session_scope(engine) as s:
         assert agency_for_key(session=s, key=printed["key"]) == "BPD"
+
+
+def test_every_key_prefix_is_revocable_from_the_cli(
+    db_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A prefix is hex, so the shell and argparse never read it as an option; an older prefix
+    that begins with "-" is still revoked when given after ``--``."""
+    import manage
+    from settings import get_settings
+
+    with session_scope(engine) as s:
+        prefixes = [create_key(session=s, agency="BPD")[1].prefix for _ in range(300)]
+        s.add(ApiKey(agency="BPD", prefix="-Ab3_x9", key_hash="0" * 64))
+    assert all(len(p) == 12 and set(p) <= set("0123456789abcdef") for p in prefixes)
+    monkeypatch.setenv("WATCHFLOOR_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    try:
+        assert manage.main(["apikeys", "revoke", prefixes[0], "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"revoked": 1}
+        assert manage.main(["apikeys", "revoke", "--json", "--", "-Ab3_x9"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"revoked": 1}
+    finally:
+        get_settings.cache_clear()
