@@ -9,18 +9,17 @@ from __future__ import annotations
 import io
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from analytics.cells import points_to_cells
 from bench import synthetic
+from bench._schemas import postgis_schema
 from store.engine import make_engine
 from store.migrate import upgrade
 
@@ -123,21 +122,13 @@ def spatialite(n: int, seed: int = 42) -> tuple[str, float]:
 @contextmanager
 def postgis(base_url: str, n: int, seed: int = 42) -> Iterator[tuple[str, float]]:
     """Yield the URL of a fresh PostGIS schema with ``n`` events (COPY), dropped afterwards."""
-    schema = f"bench_hexes_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base_url else "?"
-    url = f"{base_url}{sep}options={quote(f'-csearch_path={schema},public')}"
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        yield url, _copy(engine, _text_rows(frame(n, seed)))
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgis_schema(base_url, "bench_hexes") as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            yield url, _copy(engine, _text_rows(frame(n, seed)))
+        finally:
+            engine.dispose()
 
 
 def _copy(engine: Engine, rows: pd.DataFrame) -> float:

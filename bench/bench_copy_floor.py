@@ -22,10 +22,8 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 ROWS = int(os.environ.get("WATCHFLOOR_BENCH_ROWS", "1000000"))
 COLUMNS = (
@@ -53,13 +51,6 @@ FROM generate_series(1, {ROWS}) AS g
 """
 
 
-def _schema_engine(base: str, schema: str) -> Any:
-    from store.engine import make_engine
-
-    sep = "&" if "?" in base else "?"
-    return make_engine(f"{base}{sep}options={quote(f'-csearch_path={schema},public')}")
-
-
 def _copy_in(engine: Any, table: str, path: Path) -> float:
     """``COPY table FROM`` the file (streamed by psycopg); return the wall seconds."""
     with engine.begin() as conn:
@@ -77,68 +68,66 @@ def _copy_in(engine: Any, table: str, path: Path) -> float:
 
 def run(report: Any) -> None:
     """Generate the rows in PostgreSQL and time COPY and the index builds on their own."""
-    from sqlalchemy import text
-
+    from bench._schemas import postgis_schema
     from store.engine import make_engine
     from store.migrate import upgrade
-    from store.models import Event, IngestBatch
 
     base = os.environ.get("WATCHFLOOR_BENCH_POSTGIS_URL", "")
     if not base:
         sys.stdout.write("  (skipped: WATCHFLOOR_BENCH_POSTGIS_URL is empty)\n")
         return
-    schema = f"floor_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = _schema_engine(base, schema)
+    with postgis_schema(base, "floor") as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            _measure(report, engine)
+        finally:
+            engine.dispose()
+
+
+def _measure(report: Any, engine: Any) -> None:
+    from sqlalchemy import text
+
+    from store.models import Event, IngestBatch
+
     label = f"PostgreSQL alone, {ROWS:,} rows"
-    try:
-        upgrade(engine)
+    with engine.begin() as conn:
+        batch = conn.execute(
+            IngestBatch.__table__.insert()
+            .values(source_agency="BENCH", kind="suspicious", origin="floor.csv")
+            .returning(IngestBatch.id)
+        ).scalar_one()
+        conn.execute(text(SOURCE_SQL), {"batch": batch})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rows.csv"
+        with engine.begin() as conn, path.open("wb") as out:
+            cur = conn.connection.driver_connection.cursor()
+            with cur.copy(f"COPY floor_source ({COLUMNS}) TO STDOUT WITH (FORMAT csv)") as cp:
+                for block in cp:
+                    out.write(block)
+        report.record("load average at start", os.getloadavg()[0], "")
         with engine.begin() as conn:
-            batch = conn.execute(
-                IngestBatch.__table__.insert()
-                .values(source_agency="BENCH", kind="suspicious", origin="floor.csv")
-                .returning(IngestBatch.id)
-            ).scalar_one()
-            conn.execute(text(SOURCE_SQL), {"batch": batch})
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "rows.csv"
-            with engine.begin() as conn, path.open("wb") as out:
-                cur = conn.connection.driver_connection.cursor()
-                with cur.copy(f"COPY floor_source ({COLUMNS}) TO STDOUT WITH (FORMAT csv)") as cp:
-                    for block in cp:
-                        out.write(block)
-            report.record("load average at start", os.getloadavg()[0], "")
-            with engine.begin() as conn:
-                conn.exec_driver_sql(
-                    "CREATE TABLE floor_bare (id bigserial PRIMARY KEY, "
-                    "LIKE floor_source INCLUDING DEFAULTS)"
-                )
-            bare = _copy_in(engine, "floor_bare", path)
-            report.record(f"{label}: COPY, primary key only", bare, "s")
-            # The B-tree indexes and the GiST index the bulk import drops and builds again.
-            secondary = [ix for ix in Event.__table__.indexes if not ix.unique]
-            with engine.begin() as conn:
-                for ix in secondary:
-                    conn.exec_driver_sql(f"DROP INDEX {ix.name}")
-            loaded = _copy_in(engine, "events", path)
-            report.record(f"{label}: COPY into events, keys and checks", loaded, "s")
-            total = 0.0
-            with engine.begin() as conn:
-                for ix in secondary:
-                    started = time.perf_counter()
-                    ix.create(conn)
-                    total += time.perf_counter() - started
-            report.record(f"{label}: the {len(secondary)} secondary indexes", total, "s")
-            report.record(
-                f"{label}: floor (COPY into events + indexes)",
-                ROWS / (loaded + total),
-                "rows/s",
+            conn.exec_driver_sql(
+                "CREATE TABLE floor_bare (id bigserial PRIMARY KEY, "
+                "LIKE floor_source INCLUDING DEFAULTS)"
             )
-            report.record("load average at end", os.getloadavg()[0], "")
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        bare = _copy_in(engine, "floor_bare", path)
+        report.record(f"{label}: COPY, primary key only", bare, "s")
+        # The B-tree indexes and the GiST index the bulk import drops and builds again.
+        secondary = [ix for ix in Event.__table__.indexes if not ix.unique]
+        with engine.begin() as conn:
+            for ix in secondary:
+                conn.exec_driver_sql(f"DROP INDEX {ix.name}")
+        loaded = _copy_in(engine, "events", path)
+        report.record(f"{label}: COPY into events, keys and checks", loaded, "s")
+        total = 0.0
+        with engine.begin() as conn:
+            for ix in secondary:
+                started = time.perf_counter()
+                ix.create(conn)
+                total += time.perf_counter() - started
+        report.record(f"{label}: the {len(secondary)} secondary indexes", total, "s")
+        report.record(
+            f"{label}: floor (COPY into events + indexes)", ROWS / (loaded + total), "rows/s"
+        )
+        report.record("load average at end", os.getloadavg()[0], "")

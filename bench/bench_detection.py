@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from analytics.flags import build_flags
 from analytics.hotspots import DetectionParams, scan
 from analytics.proximity import protection_radii
 from bench import detection_scenarios as sc
 from bench._report import ROOT
+from bench._schemas import postgis_schema
 from data_loaders.demo import DEMO_DIR, DEMO_KIT
 from data_loaders.ingest import ingest_path
 from data_loaders.profiles import load_profile
@@ -174,17 +173,10 @@ def run(report: Any) -> None:
     base = os.environ.get("WATCHFLOOR_BENCH_POSTGIS_URL")
     if not base:
         return
-    schema = f"bench_i5_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    pg = make_engine(f"{base}{sep}options={quote(f'-csearch_path={schema},public')}")
-    try:
-        _load_sites(pg)
-        _timed_run(report, pg, "postgis", background)
-    finally:
-        pg.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgis_schema(base, "bench_i5") as url:
+        pg = make_engine(url)
+        try:
+            _load_sites(pg)
+            _timed_run(report, pg, "postgis", background)
+        finally:
+            pg.dispose()

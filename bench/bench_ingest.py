@@ -16,10 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = int(os.environ.get("WATCHFLOOR_BENCH_ROWS", "1000000"))
@@ -90,9 +88,6 @@ def _report(report: Any, backend: str, result: dict[str, Any]) -> None:
 
 def run(report: Any) -> None:
     """Generate the CSV once, load it into each backend, record rows/s and peak RSS."""
-    from sqlalchemy import text
-
-    from store.engine import make_engine
 
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "events.csv"
@@ -104,18 +99,10 @@ def run(report: Any) -> None:
         if not base:
             sys.stdout.write("  (PostGIS skipped: WATCHFLOOR_BENCH_POSTGIS_URL is empty)\n")
             return
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(base)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in base else "?"
-        url = f"{base}{sep}options={quote(f'-csearch_path={schema},public')}"
-        try:
+        from bench._schemas import postgis_schema
+
+        with postgis_schema(base, "bench") as url:
             _report(report, "PostGIS", _run_worker(url, csv_path))
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
         report.record("load average at end", os.getloadavg()[0], "")
 
 

@@ -6,16 +6,14 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import text
-
 from bench._report import Report
+from bench._schemas import postgis_schema
 from security.passwords import hash_password, verify_password
 from settings import Settings
-from store.engine import dispose_engines, make_engine
+from store.engine import make_engine
 from store.migrate import upgrade
 
 REPEATS = 30
@@ -66,14 +64,5 @@ def run(report: Report) -> None:
         _requests(report, f"sqlite:///{Path(tmp) / 'bench.sqlite'}", "spatialite")
     base = os.environ.get("WATCHFLOOR_BENCH_POSTGIS_URL")
     if base:
-        schema = f"bench_signin_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(base)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            _requests(report, f"{base}?options=-csearch_path%3D{schema},public", "postgis")
-        finally:
-            dispose_engines()
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with postgis_schema(base, "bench_signin") as url:
+            _requests(report, url, "postgis")
