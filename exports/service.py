@@ -21,6 +21,7 @@ from security.caveats import most_restrictive
 from security.roles import Viewer
 from store.queries import hex_counts
 from store.queries.areas import area_features
+from store.queries.events import caveats_present
 from store.queries.exports import event_rows, site_rows
 from store.queries.filters import EventFilter
 from store.queries.flags import flag_rows
@@ -212,6 +213,21 @@ def export_metadata(
     }
 
 
+def frame_marking(
+    name: str, frame: pd.DataFrame, *, session: Session, viewer: Viewer, filters: EventFilter
+) -> tuple[list[str], Any | None]:
+    """Return the handling caveats and the newest time a layer's rows add to an export's metadata.
+
+    A hexagon carries no caveat of its own: its counts are built from the visible events in the
+    same filter, so their caveats mark it.
+    """
+    caveats = [str(c) for c in frame["handling"]] if "handling" in frame.columns else []
+    if name == "hexes" and len(frame):
+        caveats += caveats_present(session=session, viewer=viewer, filters=filters)
+    newest = frame["occurred_at"].max() if "occurred_at" in frame.columns and len(frame) else None
+    return caveats, newest
+
+
 def export_layers(
     layers: list[str],
     fmt: ExportFormat,
@@ -237,12 +253,12 @@ def export_layers(
         name: layer_frame(name, session=session, viewer=viewer, filters=filters, res=res)
         for name in names
     }
-    caveats = [c for f in frames.values() if "handling" in f.columns for c in f["handling"]]
-    if any(len(f) for name, f in frames.items() if name == "hexes"):
-        # Hexagon counts are built from the visible events in the same filter.
-        event_caveats = event_rows(session=session, viewer=viewer, filters=filters)["handling"]
-        caveats += event_caveats.tolist()
-    times = [f["occurred_at"].max() for f in frames.values() if "occurred_at" in f and len(f)]
+    caveats: list[str] = []
+    times: list[Any] = []
+    for name, frame in frames.items():
+        marks, newest = frame_marking(name, frame, session=session, viewer=viewer, filters=filters)
+        caveats += marks
+        times += [newest] if newest is not None else []
     metadata = export_metadata(
         names,
         fmt,

@@ -31,7 +31,13 @@ from sqlalchemy import Engine
 
 from exports.chunked import ChunkSource, write_layers_chunked
 from exports.formats import FORMATS, SUFFIX, ExportFormat
-from exports.service import EXPORT_LAYERS, export_metadata, layer_frame, points_frame
+from exports.service import (
+    EXPORT_LAYERS,
+    export_metadata,
+    frame_marking,
+    layer_frame,
+    points_frame,
+)
 from layers.selection import ScreenState, SelectionError, area_label, screen_filter
 from security.roles import Viewer
 from settings import Settings
@@ -49,7 +55,6 @@ from store.export_jobs import (
     load_job,
     set_plan,
 )
-from store.queries.events import caveats_present
 from store.queries.features import event_keyset_page, event_summary, newest_event_id
 from store.queries.filters import EventFilter
 
@@ -297,12 +302,11 @@ def _plan(
             frame = layer_frame(name, session=session, viewer=viewer, filters=filters, res=res)
             small[name] = frame
             rows[name] = len(frame)
-            if "handling" in frame.columns:
-                caveats += [str(c) for c in frame["handling"]]
-            if name == "hexes" and len(frame):
-                caveats += caveats_present(session=session, viewer=viewer, filters=filters)
-            if "occurred_at" in frame.columns and len(frame):
-                times.append(frame["occurred_at"].max())
+            marks, newest = frame_marking(
+                name, frame, session=session, viewer=viewer, filters=filters
+            )
+            caveats += marks
+            times += [newest] if newest is not None else []
     metadata = export_metadata(
         names,
         fmt,
