@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from layers._format import category_label, local_time, text
 from layers.base import LayerRequest, Trace
-from store.queries import event_points
 from store.queries.events import POINT_COLUMNS
+from store.queries.points import newest_points
 
 HOVER = (
     "<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]}"
@@ -33,13 +33,15 @@ class EventLayer:
         """Return the newest visible events of this kind inside the request's filter.
 
         At most ``max_points + 1`` rows: one more than the budget tells the view that there are
-        too many to draw (see ``layers.view.build_map_view``).
+        too many to draw (see ``layers.view.build_map_view``). The rows come from the columnar
+        snapshot the hexagon counts read (``store.queries.points``), not from an SQL scan of the
+        window; they equal ``store.queries.event_points``, the reference.
         """
         f = request.filters
         if self.kind not in f.kinds:
             return pd.DataFrame(columns=list(POINT_COLUMNS))
         only_kind = replace(f, kinds=(self.kind,))
-        return event_points(
+        return newest_points(
             session=session, viewer=request.viewer, filters=only_kind, limit=request.max_points + 1
         )
 

@@ -41,6 +41,8 @@ _DTYPES = {
     "lon": np.float64,
     "lat": np.float64,
 }
+# Visibility masks kept per block (one byte per row each): one per visibility class in use.
+_VISIBLE_KEPT = 8
 # Above this many new rows that tie with main rows on time and sort before some of them by id
 # (rows committed late), a merge sorts everything instead of placing each tie in a loop.
 _TIE_LOOP_MAX = 2_000
@@ -61,6 +63,7 @@ class Block:
     lon: npt.NDArray[np.float64]
     lat: npt.NDArray[np.float64]
     _groups: dict[int, CellGroups] = field(default_factory=dict, repr=False)
+    _visible: dict[bytes, npt.NDArray[np.bool_]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __len__(self) -> int:
@@ -79,6 +82,25 @@ class Block:
                 found = self._groups[res] = group_cells(self.cell, res)
             return found
 
+    def visible(self, table: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        """Return whether each row's (handling, agency) pair is allowed by ``table`` (memoised).
+
+        ``table[h, a]`` answers for handling code ``h`` and agency code ``a`` (one viewer's
+        visibility, see ``store.queries.hexagg``). The per-row lookup over a window was the
+        largest part of selecting rows; a viewer's class asks again with the same table, so the
+        answer for every row is kept (one byte per row) and a window is a slice of it.
+        Do not write to the result.
+        """
+        key = str(table.shape).encode() + table.tobytes()
+        with self._lock:
+            found = self._visible.pop(key, None)
+            if found is None:
+                found = table[self.handling, self.agency]
+                while len(self._visible) >= _VISIBLE_KEPT:
+                    self._visible.pop(next(iter(self._visible)))
+            self._visible[key] = found  # most recently used last
+            return found
+
     def known_groups(self) -> dict[int, CellGroups]:
         """The memoised cell codes, by resolution (a copy of the mapping)."""
         with self._lock:
@@ -86,7 +108,9 @@ class Block:
 
     def recoded(self, **codes: npt.NDArray[np.int32]) -> Block:
         """Return this block with other vocabulary codes (same rows, same cell codes)."""
-        return replace(self, **codes, _groups=self.known_groups(), _lock=threading.Lock())
+        return replace(
+            self, **codes, _groups=self.known_groups(), _visible={}, _lock=threading.Lock()
+        )
 
 
 def sorted_block(arrays: dict[str, npt.NDArray[np.generic]]) -> Block:

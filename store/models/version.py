@@ -7,6 +7,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base
 
+# The events' data version is the XOR of these rows' tokens. PostgreSQL writers each replace the
+# token of a slot no other open transaction holds, so concurrent batches do not wait for each
+# other (migration ``i10_events_version_slots``); SQLite has only ``events`` (one writer).
+EVENT_VERSION_SLOTS = ("events", *(f"events.{k}" for k in range(1, 16)))
+
+
+def combined_token(tokens: list[int]) -> int:
+    """Return the events' data version from its slots' tokens (XOR: any slot's change shows)."""
+    out = 0
+    for token in tokens:
+        out ^= int(token)
+    return out
+
 
 class DataVersion(Base):
     """The current data version of one table (``name``), e.g. ``events``.

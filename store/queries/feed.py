@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 from security.roles import Viewer
 from security.visibility import visible_clause
 from store.models import DataVersion, Event, Flag, Site
-
-VERSIONED = ("events", "flags")
+from store.models.version import EVENT_VERSION_SLOTS, combined_token
 
 
 @dataclass(frozen=True)
@@ -49,15 +48,18 @@ def data_version(*, session: Session) -> str:
 
     Notes
     -----
-    One primary-key read of a two-row table; the tokens are replaced by database triggers
-    (migrations ``i4_data_versions`` and ``i8_user_prefs``).
+    One indexed read of a few rows; the tokens are replaced by database triggers (migrations
+    ``i4_data_versions``, ``i8_user_prefs`` and ``i10_events_version_slots``: the events token
+    combines its slots).
     """
-    rows = dict(
-        session.execute(
-            select(DataVersion.name, DataVersion.token).where(DataVersion.name.in_(VERSIONED))
-        ).all()
-    )
-    return ".".join(str(rows.get(name, "")) for name in VERSIONED)
+    rows = session.execute(
+        select(DataVersion.name, DataVersion.token).where(
+            DataVersion.name.in_((*EVENT_VERSION_SLOTS, "flags"))
+        )
+    ).all()
+    events = [token for name, token in rows if name in EVENT_VERSION_SLOTS]
+    flags = [token for name, token in rows if name == "flags"]
+    return ".".join((str(combined_token(events)) if events else "", str(flags[0]) if flags else ""))
 
 
 def next_version(version: str, current: str | None, *, drawn: str | None) -> str | None:

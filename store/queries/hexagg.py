@@ -104,10 +104,8 @@ def _select_block(
         lo = int(np.searchsorted(block.t_us, _us(filters.window.start_at), side="left"))
         hi = int(np.searchsorted(block.t_us, _us(filters.window.end_at), side="left"))
         hi = max(hi, lo)
-    if table.all():  # center staff see every pair: no per-row lookup over the window
-        mask = np.ones(hi - lo, dtype=bool)
-    else:
-        mask = table[block.handling[lo:hi], block.agency[lo:hi]]
+    # Center staff see every pair: no per-row lookup over the window.
+    mask = np.ones(hi - lo, dtype=bool) if table.all() else block.visible(table)[lo:hi].copy()
     if set(filters.kinds) != set(EVENT_KINDS):
         wanted = np.array([k in filters.kinds for k in EVENT_KINDS], dtype=bool)
         mask &= wanted[block.kind[lo:hi]]
@@ -364,8 +362,9 @@ def visible_time_range(*, session: Session, viewer: Viewer) -> tuple[datetime, d
 def visible_caveats(*, session: Session, viewer: Viewer, filters: EventFilter) -> list[str]:
     """Return the distinct handling caveats of the visible events matching ``filters`` (cached)."""
     cols = event_columns(session=session)
-    present = np.unique(select_rows(cols, viewer, filters).take("handling"))
-    return sorted(cols.handlings[int(code)] for code in present)
+    # A count per code, not np.unique: the window's codes are not sorted for it.
+    seen = np.bincount(select_rows(cols, viewer, filters).take("handling"), minlength=1)
+    return sorted(cols.handlings[int(code)] for code in np.flatnonzero(seen))
 
 
 def visible_values(*, session: Session, viewer: Viewer) -> dict[str, list[str]]:

@@ -361,3 +361,19 @@ def test_cache_refresh_reads_only_new_rows_and_equals_a_full_load(
         s.execute(update(Event).where(Event.external_id == "nobody").values(severity=1))
     with session_scope(engine) as s:
         assert rewrite_version(session=s) == before
+
+
+def test_snapshot_holds_the_stored_coordinates_exactly(loaded) -> None:
+    # Points are drawn from the snapshot and viewports cut on its lon/lat: a value one unit in
+    # the last place off (a lossy text parse) would move a point across an edge.
+    engine, _ = loaded
+    clear_cache()
+    with session_scope(engine) as s:
+        cols = event_columns(session=s)
+        stored = pd.DataFrame(
+            s.execute(select(Event.id, Event.lon, Event.lat)).all(), columns=["id", "lon", "lat"]
+        ).set_index("id")
+    held = pd.DataFrame({"lon": cols.main.lon, "lat": cols.main.lat}, index=cols.main.id)
+    held = held.loc[stored.index]
+    assert (held["lon"].to_numpy() == stored["lon"].to_numpy()).all()
+    assert (held["lat"].to_numpy() == stored["lat"].to_numpy()).all()

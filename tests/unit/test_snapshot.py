@@ -82,3 +82,30 @@ def test_merge_places_a_late_row_between_rows_of_its_time() -> None:
     merged = merge_blocks(main, late)
     assert merged.id.tolist() == [1, 3, 5, 7, 9]
     assert merge_blocks(main, Block.empty()) is main
+
+
+@settings(max_examples=60)
+@given(
+    tables=st.lists(
+        st.lists(st.booleans(), min_size=24, max_size=24).map(
+            lambda v: np.array(v, dtype=bool).reshape(6, 4)
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_visible_rows_equal_the_lookup_for_every_table_asked(tables) -> None:
+    # More tables than are kept, repeated: each answer is the per-row lookup of its own table.
+    block = sorted_block(_arrays(list(range(1, 41)), [i % 7 for i in range(40)], seed=3))
+    for table in tables + tables[::-1]:
+        np.testing.assert_array_equal(block.visible(table), table[block.handling, block.agency])
+
+
+def test_recoded_block_does_not_reuse_visible_rows() -> None:
+    block = sorted_block(_arrays(list(range(1, 21)), [0] * 20, seed=4))
+    table = np.zeros((6, 4), dtype=bool)
+    table[0] = True
+    before = block.visible(table).copy()
+    recoded = block.recoded(handling=(block.handling + 1) % 6)
+    np.testing.assert_array_equal(recoded.visible(table), table[recoded.handling, recoded.agency])
+    assert (recoded.visible(table) != before).any()
