@@ -42,6 +42,7 @@ from security.roles import Viewer
 from security.users import add_user
 from store.engine import make_engine, session_scope
 from store.models import Event
+from tests.security_kit import callback_payload
 
 PASSWORD = "load-bench-password-1"
 API_AGENCY = "LOADTEST-PD"
@@ -92,31 +93,6 @@ class Stats:
 
 def _callback(deps: list[dict[str, Any]], output_prefix: str) -> dict[str, Any]:
     return next(cb for cb in deps if cb["output"].lstrip(".").startswith(output_prefix))
-
-
-def _body(cb: dict[str, Any], values: dict[str, Any], changed: list[str]) -> dict[str, Any]:
-    outputs = []
-    for part in cb["output"].strip(".").split("..."):
-        cid, _, prop = part.rpartition(".")
-        outputs.append({"id": cid, "property": prop})
-
-    def items(deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": d["id"],
-                "property": d["property"],
-                "value": values.get(f"{d['id']}.{d['property']}"),
-            }
-            for d in deps
-        ]
-
-    return {
-        "output": cb["output"],
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": items(cb["inputs"]),
-        "changedPropIds": changed,
-        "state": items(cb["state"]),
-    }
 
 
 def _sign_in(base: str, username: str) -> requests.Session:
@@ -190,10 +166,10 @@ def _dashboard(
         if rng.random() < 0.6:
             kind = "map"
             values, changed = _map_values(rng)
-            body = _body(map_cb, values, [changed])
+            body = callback_payload(map_cb, values, [changed])
         else:
             kind = "poll"
-            body = _body(
+            body = callback_payload(
                 poll_cb,
                 {"live-interval.n_intervals": rng.randrange(1000), "data-version.data": None},
                 ["live-interval.n_intervals"],
@@ -323,7 +299,7 @@ def _probe(
                 "layer-toggles.value": ["hexes", "suspicious"],
             }
         )
-        body = _body(map_cb, values, ["window-store.data"])
+        body = callback_payload(map_cb, values, ["window-store.data"])
         while not stop.is_set():
             try:
                 r = http.post(f"{base}/_dash-update-component", json=body, timeout=60)

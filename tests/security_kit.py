@@ -90,10 +90,13 @@ def sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> int
     return resp.status_code
 
 
-def callback_payload(cb: dict[str, Any], values: dict[str, Any] | None = None) -> dict[str, Any]:
+def callback_payload(
+    cb: dict[str, Any], values: dict[str, Any] | None = None, changed: list[str] | None = None
+) -> dict[str, Any]:
     """Build the body Dash's renderer posts to ``/_dash-update-component`` for ``cb``.
 
-    ``values`` maps ``"id.property"`` to the value sent (``None`` for anything not given).
+    ``values`` maps ``"id.property"`` to the value sent (``None`` for anything not given);
+    ``changed`` lists the ``"id.property"`` inputs that fired the callback.
     """
     values = values or {}
     outputs = []
@@ -115,7 +118,7 @@ def callback_payload(cb: dict[str, Any], values: dict[str, Any] | None = None) -
         "output": cb["output"],
         "outputs": outputs if len(outputs) > 1 else outputs[0],
         "inputs": items(cb["inputs"]),
-        "changedPropIds": [],
+        "changedPropIds": changed or [],
         "state": items(cb["state"]),
     }
 
