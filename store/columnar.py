@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from store.models import DataVersion, Event
@@ -385,22 +385,18 @@ def append_new_events(
     started = time.perf_counter()
     last_id = cached.max_id
     data = _read_rows(session, last_id)
-    # Rows committed late with an id below ``last_id`` (PostgreSQL): the count tells.
-    counted = select(func.count()).select_from(Event).where(Event.id <= last_id)
-    held = len(cached)
-    if not full_count:
-        low = last_id - NEAR_ID_WINDOW
-        counted = counted.where(Event.id > low)
-        held = sum(int(np.count_nonzero(b.id > low)) for b in cached.parts)
-    late = int(session.execute(counted).scalar_one()) - held
-    if late < 0:
-        return None  # rows gone without a rewrite token change: never expected, reload
+    # Rows committed late with an id below ``last_id`` (PostgreSQL): the counts tell.
+    window = _late_window(cached, session=session, last_id=last_id, full_count=full_count)
+    if window is None:
+        logger.info("columnar cache: rows committed out of id order, reloading")
+        return None
+    low, late = window
     if late:
-        found = _late_rows(cached, session=session, last_id=last_id, expected=late)
+        found = _late_rows(cached, session=session, low=low, last_id=last_id, expected=late)
         if found is None:
             logger.info("columnar cache: rows committed out of id order, reloading")
             return None
-        logger.info("columnar cache: %d rows committed out of id order, merged", late)
+        logger.info("columnar cache: %d rows committed out of id order, merged", len(found["id"]))
         data = {name: np.concatenate([data[name], found[name]]) for name in data}
     # Codes into the vocabularies; a value never seen before extends them (old codes remapped).
     main, tail = cached.main, cached.tail
@@ -462,25 +458,58 @@ def _extend(
     return new_codes, grown, remap.astype(np.int32)
 
 
-def _late_rows(
-    cached: EventColumns, *, session: Session, last_id: int, expected: int
-) -> dict[str, npt.NDArray[Any]] | None:
-    """The ``expected`` rows with an id up to ``last_id`` missing from ``cached``, or ``None``.
+def _late_window(
+    cached: EventColumns, *, session: Session, last_id: int, full_count: bool
+) -> tuple[int, int] | None:
+    """Where the rows committed out of id order are: ``(low, n)``, ``n`` of them with an id in
+    ``(low, last_id]``, or ``None`` if some are farther below than ``LATE_ID_WINDOW`` (or rows
+    are gone: never expected without a rewrite-token change).
 
-    The ids just below ``last_id`` are compared first (an index range), then up to
-    ``LATE_ID_WINDOW`` ids; ``None`` when the missing rows are not all there.
+    One statement counts the ids just below ``last_id`` (``NEAR_ID_WINDOW``), up to
+    ``LATE_ID_WINDOW`` below and, with ``full_count``, all of them; without it only the near
+    range is counted (an index range; rows farther out wait for the next full count).
     """
-    for window in sorted({min(NEAR_ID_WINDOW, LATE_ID_WINDOW), LATE_ID_WINDOW}):
-        low = max(last_id - window, 0)
-        ids = np.fromiter(
-            session.execute(select(Event.id).where(Event.id > low, Event.id <= last_id)).scalars(),
-            dtype=np.int64,
-        )
-        held = np.concatenate([b.id[b.id > low] for b in cached.parts])
-        missing = ids[~np.isin(ids, held)]
-        if len(missing) == expected:
-            return _read_rows(session, None, ids=missing.tolist())
-    return None
+    near_low = max(last_id - NEAR_ID_WINDOW, 0)
+    far_low = max(last_id - LATE_ID_WINDOW, 0)
+    stmt = select(
+        func.count(),
+        func.coalesce(func.sum(case((Event.id > near_low, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Event.id > far_low, 1), else_=0)), 0),
+    ).where(Event.id <= last_id)
+    if not full_count:
+        stmt = stmt.where(Event.id > near_low)
+    counted = session.execute(stmt).one()
+    held = [
+        sum(int(np.count_nonzero(b.id > low)) for b in cached.parts) for low in (near_low, far_low)
+    ]
+    near = int(counted[1]) - held[0]
+    far = int(counted[2]) - held[1] if full_count else near
+    anywhere = int(counted[0]) - len(cached) if full_count else near
+    if min(near, far, anywhere) < 0 or anywhere > far:
+        return None
+    return (near_low, near) if near == anywhere else (far_low, far)
+
+
+def _late_rows(
+    cached: EventColumns, *, session: Session, low: int, last_id: int, expected: int
+) -> dict[str, npt.NDArray[Any]] | None:
+    """The rows with an id in ``(low, last_id]`` missing from ``cached``, or ``None``.
+
+    ``expected`` is how many the count found there (all of them are there: rows are not deleted
+    without a rewrite-token change), so fewer means something else changed: ``None``. More is
+    normal under concurrent writers: a row can commit between the count and this read; it is
+    committed, so it is taken (a full reload instead cost seconds under load, with the
+    snapshot lagging meanwhile).
+    """
+    ids = np.fromiter(
+        session.execute(select(Event.id).where(Event.id > low, Event.id <= last_id)).scalars(),
+        dtype=np.int64,
+    )
+    held = np.concatenate([b.id[b.id > low] for b in cached.parts])
+    missing = ids[~np.isin(ids, held)]
+    if len(missing) < expected:
+        return None
+    return _read_rows(session, None, ids=missing.tolist())
 
 
 def warm_cache(engine: Engine, resolutions: tuple[int, ...] = (7, 8, 9)) -> None:
