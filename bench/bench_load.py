@@ -354,7 +354,7 @@ def run(report: Report) -> None:
             "WATCHFLOOR_WORKERS": str(workers),
             "WATCHFLOOR_THREADS": str(threads),
             "WATCHFLOOR_LOG_FORMAT": "json",
-            "WATCHFLOOR_LOG_LEVEL": "WARNING",
+            "WATCHFLOOR_LOG_LEVEL": os.environ.get("WATCHFLOOR_BENCH_LOAD_LOG_LEVEL", "WARNING"),
             "WATCHFLOOR_SIGNIN_RATE_PER_MINUTE": "10000",
             "WATCHFLOOR_DETECT_AFTER_INGEST": os.environ.get(
                 "WATCHFLOOR_BENCH_LOAD_DETECT", "false"
