@@ -26,6 +26,7 @@ from plotly.io.json import to_json_plotly
 from analytics.timebuckets import TimeWindow
 from bench import _hexload
 from bench._report import Report
+from bench.bench_load import VIEWS  # where the load bench's dashboards look: (lat, lon, zoom)
 from layers.base import LayerRequest
 from layers.payload import map_payload
 from layers.registry import LAYERS
@@ -45,15 +46,6 @@ VIEWERS = (
     Viewer("bpd", Role.PARTNER, "BPD"),
     Viewer("msp", Role.PARTNER, "MSP"),
     Viewer("cambridge", Role.PARTNER, "CAMBRIDGE-PD"),
-)
-# bench/bench_load.py's viewports: (lat, lon, zoom).
-VIEWS = (
-    (42.36, -71.06, 10),
-    (42.36, -71.06, 12),
-    (42.27, -71.80, 11),
-    (42.10, -72.59, 11),
-    (42.64, -71.31, 12),
-    (42.3, -71.8, 8),
 )
 MAX_POINTS = 5_000
 
