@@ -75,13 +75,13 @@ def snapshot_points(
     matches. Rows inserted after the snapshot appear with its next refresh, as in the counts.
     """
     if limit <= 0 or not filters.kinds:
-        return _frame({name: np.zeros(0) for name in _HELD}, {}, ())
+        return _frame({name: np.zeros(0) for name in _HELD}, pd.Series(dtype=object), ())
     cols = event_columns(session=session)
     held = _newest(select_rows(cols, viewer, filters), limit)
     ids = held["id"]
     vocabs = (cols.categories, cols.agencies, cols.handlings)
     if not len(ids):
-        return _frame(held, {}, vocabs)
+        return _frame(held, pd.Series(dtype=object), vocabs)
     # The ids are rendered into the SQL as integer literals: thousands of bound parameters cost
     # more to convert (psycopg) than the primary-key lookups themselves.
     stmt = select(Event.id, Event.location_text).where(
@@ -89,7 +89,8 @@ def snapshot_points(
         visible_clause(viewer, Event),
         *filters.clauses(Event),
     )
-    places = dict(session.execute(stmt, {"ids": [int(i) for i in ids]}).tuples().all())
+    found = session.execute(stmt, {"ids": ids.astype(np.int64).tolist()}).tuples().all()
+    places = pd.Series(dict(found), dtype=object)
     if len(places) != len(ids):
         logger.debug(
             "points: %d of %d rows changed under the snapshot", len(ids) - len(places), len(ids)
@@ -116,7 +117,7 @@ def _newest(rows: Selection, limit: int) -> dict[str, npt.NDArray[np.generic]]:
 
 def _frame(
     held: dict[str, npt.NDArray[np.generic]],
-    places: dict[int, str | None],
+    places: pd.Series,
     vocabs: tuple[tuple[str, ...], ...],
 ) -> pd.DataFrame:
     """The rows as ``event_points`` returns them (same columns, dtypes and Python values)."""
@@ -137,7 +138,7 @@ def _frame(
             "severity": held["severity"].astype(np.int64),
             "source_agency": agencies[held["agency"]],
             "handling": handlings[held["handling"]],
-            "location_text": np.array([places[int(i)] for i in ids], dtype=object),
+            "location_text": places.reindex(ids).to_numpy(dtype=object),
         },
         columns=list(POINT_COLUMNS),
     )
