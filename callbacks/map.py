@@ -25,6 +25,7 @@ from layers.timeline import brushed_window, step_window, timeline_figure, timeli
 from layers.view import build_map_view, resolve_window
 from security.audit import record
 from security.capabilities import Capability, require
+from store.columnar import want_version
 from store.engine import session_scope
 from store.queries import EventFilter
 from ui import ids, summary
@@ -112,7 +113,7 @@ def update_map_figure(
     colour: str,
     relayout: Any,
     filter_data: Any,
-    _version: Any,
+    version: Any,
     geometry: Any,
 ) -> tuple[Any, ...]:
     """Redraw the map: the full figure when resolution, viewport or layers change, else values.
@@ -161,6 +162,10 @@ def update_map_figure(
     first_draw = not geometry.get("digest")
     refresh = ctx.triggered_id == ids.DATA_VERSION and not first_draw
     with session_scope(_context.engine(), readonly=refresh) as session:
+        if ctx.triggered_id == ids.DATA_VERSION:
+            # Drawn from data at least as new as the version the live poll saw, not from a
+            # worker's lagging snapshot (which would show the new rows only one poll later).
+            want_version(session=session, token=version)
         if first_draw or ctx.triggered_id not in (ids.MAP_VIEW, ids.DATA_VERSION):
             record(
                 session=session,
@@ -258,12 +263,14 @@ def _screen_filters(
     Input(ids.DATA_VERSION, "data"),
     prevent_initial_call=False,
 )
-def update_timeline(window_data: Any, filter_data: Any, _version: Any) -> dict[str, Any]:
+def update_timeline(window_data: Any, filter_data: Any, version: Any) -> dict[str, Any]:
     """Redraw the timeline (events per local day) with the window shaded."""
     require(Capability.VIEW_MAP, _context.viewer())
     tz = _context.app_settings().timezone
     state = WindowState.from_store(window_data)
     with session_scope(_context.engine()) as session:
+        if ctx.triggered_id == ids.DATA_VERSION:
+            want_version(session=session, token=version)  # as the map: the poll's data
         viewer = _context.viewer()
         window, _ = resolve_window(
             session=session, viewer=viewer, preset=state.preset, custom=state.custom, tz=tz

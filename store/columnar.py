@@ -14,7 +14,10 @@ process.
 ``with_snapshot_lag``, set by the dashboard from ``WATCHFLOOR_SNAPSHOT_MAX_LAG``) takes a
 snapshot whose token was checked less than that long ago without reading the token, and keeps
 that one snapshot for the rest of the session (one request reads one version). When the token
-changed, one thread refreshes while the others go on with the current snapshot. Without the
+changed, one thread refreshes while the others go on with the current snapshot. A session that
+was told a newer version exists (``want_version``: the live poll read it, and the redraw it
+triggers must show it) does not take an older snapshot: it waits for the refresh, or makes it, so
+a live redraw is never drawn from data older than the poll that asked for it. Without the
 option (0: command line, exports, tests) the token is read before every use, as before; and a
 process that imported a file through the dashboard marks its snapshot stale (``mark_stale``), so
 the uploader sees the rows at once.
@@ -65,6 +68,7 @@ __all__ = [
     "load_event_columns",
     "mark_stale",
     "rewrite_version",
+    "want_version",
     "warm_cache",
     "with_snapshot_lag",
 ]
@@ -86,6 +90,7 @@ TAIL_MAX_ROWS = 50_000
 TAIL_MAX_AGE_S = 300.0
 LAG_OPTION = "watchfloor_snapshot_max_lag_s"
 _PINNED = "watchfloor_snapshots"  # session.info key: the snapshot a lagging session keeps
+_WANTED = "watchfloor_wanted_version"  # session.info key: a token the session must not predate
 _CACHE: OrderedDict[str, EventColumns] = OrderedDict()
 _LOADING: dict[str, threading.Lock] = {}
 _STALE: set[str] = set()
@@ -120,6 +125,23 @@ def with_snapshot_lag(engine: Engine, max_lag_s: float) -> Engine:
     if max_lag_s <= 0:
         return engine
     return engine.execution_options(**{LAG_OPTION: float(max_lag_s)})
+
+
+def want_version(*, session: Session, token: str | int | None) -> None:
+    """Make ``session``'s snapshot at least as new as the events data version ``token``.
+
+    A live redraw calls this with the version its poll read (``data_version``, possibly in
+    another worker): a lagging session then takes a cached snapshot only if it has that token,
+    and otherwise reads the token and refreshes (waiting for a refresh under way), instead of
+    drawing older data and showing the new rows one poll later. Must be called before the
+    session's first use of the snapshot; ``None`` or an unparsable token asks for nothing.
+    """
+    try:
+        wanted = int(str(token).split(".", 1)[0]) if token is not None else None
+    except ValueError:
+        wanted = None
+    if wanted is not None:
+        session.info[_WANTED] = wanted
 
 
 def _database(bind: Any) -> str:
@@ -159,14 +181,24 @@ def event_columns(*, session: Session) -> EventColumns:
     pinned: dict[str, EventColumns] = session.info.setdefault(_PINNED, {})
     found = pinned.get(key)
     if found is None:
-        found = pinned[key] = _current(session, key, max_lag_s)
+        found = pinned[key] = _current(session, key, max_lag_s, session.info.get(_WANTED))
     return found
 
 
-def _current(session: Session, key: str, max_lag_s: float) -> EventColumns:
+def _current(
+    session: Session, key: str, max_lag_s: float, wanted: int | None = None
+) -> EventColumns:
     with _LOCK:
         cached = _CACHE.get(key)
-        if cached is not None and key not in _STALE and _now() - cached.checked_at < max_lag_s:
+        if (
+            cached is not None
+            and key not in _STALE
+            and (
+                cached.token == wanted
+                if wanted is not None
+                else _now() - cached.checked_at < max_lag_s
+            )
+        ):
             _CACHE.move_to_end(key)
             return cached
         _STALE.discard(key)  # the token read below sees every write made before this line
@@ -182,9 +214,9 @@ def _current(session: Session, key: str, max_lag_s: float) -> EventColumns:
             return cached
     # One refresh per database at a time: the request threads of a worker (and the warming
     # thread) would otherwise each read the same rows at once. With a lag allowed the others go
-    # on with the snapshot they have; without one (or without a snapshot) they wait, then take
-    # the fresh snapshot or refresh from it (cheap).
-    if not loading.acquire(blocking=cached is None or max_lag_s <= 0):
+    # on with the snapshot they have; without one (or without a snapshot, or told of a newer
+    # version) they wait, then take the fresh snapshot or refresh from it (cheap).
+    if not loading.acquire(blocking=cached is None or max_lag_s <= 0 or wanted is not None):
         assert cached is not None
         return cached
     try:

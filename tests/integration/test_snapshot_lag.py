@@ -4,6 +4,7 @@ no waiting on a refresh, shared-cache keys per snapshot, and main + tail equal t
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,7 @@ from store.columnar import (
     event_columns,
     load_event_columns,
     mark_stale,
+    want_version,
     with_snapshot_lag,
 )
 from store.engine import session_scope
@@ -160,6 +162,56 @@ def test_while_one_thread_refreshes_the_others_read_the_current_snapshot(
         loading.release()
     with session_scope(lagging) as s:
         assert len(event_columns(session=s)) == 13
+
+
+def test_a_redraw_told_of_a_newer_version_does_not_take_the_lagging_snapshot(
+    engine: Engine, clock: Clock
+) -> None:
+    """The live poll read a version (possibly in another worker); the redraw it triggers must
+    show that data within the lag, even while another thread is refreshing."""
+    lagging = with_snapshot_lag(engine, LAG_S)
+    _insert(engine, _rows(10, seed=11))
+    with session_scope(lagging) as s:
+        before = event_columns(session=s)
+    _insert(engine, _rows(3, seed=12))
+    with session_scope(engine) as s:
+        polled = f"{data_version(session=s)}.flags"  # what the poll hands on
+    with session_scope(lagging) as s:  # within the lag, nothing asked: the older snapshot
+        assert event_columns(session=s) is before
+    with session_scope(lagging) as s:
+        want_version(session=s, token=polled)
+        assert len(event_columns(session=s)) == 13
+    # Told of the version the snapshot has: no token read, the snapshot as it is.
+    with session_scope(lagging) as s:
+        held = event_columns(session=s)
+    with session_scope(lagging) as s:
+        want_version(session=s, token=str(held.token))
+        assert event_columns(session=s) is held
+    # Another thread is refreshing: a told session waits for it rather than drawing old data.
+    _insert(engine, _rows(2, seed=13))
+    with session_scope(engine) as s:
+        polled = str(data_version(session=s))
+    key = engine.url.render_as_string(hide_password=True)
+    loading = columnar._LOADING[key]
+    assert loading.acquire(timeout=30)
+    found: list[int] = []
+
+    def redraw() -> None:
+        with session_scope(lagging) as s:
+            want_version(session=s, token=polled)
+            found.append(len(event_columns(session=s)))
+
+    worker = threading.Thread(target=redraw)
+    worker.start()
+    worker.join(timeout=0.5)
+    assert worker.is_alive() and not found  # waiting, not answering from the old snapshot
+    loading.release()
+    worker.join(timeout=30)
+    assert found == [15]
+    # Garbage asks for nothing (a hand-edited store must not break the page).
+    with session_scope(lagging) as s:
+        want_version(session=s, token="not-a-token")
+        assert len(event_columns(session=s)) == 15
 
 
 def test_the_poll_hands_the_version_on_until_the_map_caught_up() -> None:
