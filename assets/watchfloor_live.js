@@ -12,6 +12,15 @@
       pauseLive: function (value) {
         return Boolean(value && value.length);
       },
+      /* The flags part of the data version ("<events>.<flags>") and the minute, handed on only
+       * when one changed: the flag queue and alerts do not reload for every new event, and a
+       * snoozed flag still wakes within a minute of its time. */
+      flagToken: function (version, _tick, current) {
+        if (typeof version !== "string") { return window.dash_clientside.no_update; }
+        var minute = Math.floor(Date.now() / 60000);
+        var token = version.split(".").slice(1).join(".") + "@" + minute;
+        return token === current ? window.dash_clientside.no_update : token;
+      },
       /* Theme and wall mode are classes on the page shell (assets/watchfloor.css). */
       shellClass: function (theme, wall) {
         var names = ["wf-shell"];

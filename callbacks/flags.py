@@ -23,7 +23,7 @@ from ui.flags_queue import detail_children, grid_rows
     Output(ids.FLAGS_GRID, "rowData"),
     Input(ids.FLAGS_VERSION, "data"),
     Input(ids.FLAGS_SHOW_ALL, "value"),
-    Input(ids.DATA_VERSION, "data"),
+    Input(ids.FLAG_TOKEN, "data"),
     prevent_initial_call=False,
 )
 def load_flag_rows(_version: int, show_all: list[str], _data: Any) -> list[dict[str, Any]]:

@@ -54,6 +54,16 @@ def poll_data_version(_tick: Any, current: str | None, geometry: dict[str, Any] 
     return no_update if found is None else found
 
 
+# Flag views redraw when flags change (and each minute, for snoozes), not with every new event.
+clientside_callback(
+    ClientsideFunction(namespace="watchfloor", function_name="flagToken"),
+    Output(ids.FLAG_TOKEN, "data"),
+    Input(ids.DATA_VERSION, "data"),
+    Input(ids.LIVE_INTERVAL, "n_intervals"),
+    State(ids.FLAG_TOKEN, "data"),
+)
+
+
 # Pausing stops the poll in the browser: nothing redraws until it is switched back on.
 clientside_callback(
     ClientsideFunction(namespace="watchfloor", function_name="pauseLive"),
@@ -146,7 +156,7 @@ def update_feed(_version: Any, _ack: Any, state: dict[str, Any] | None) -> tuple
     Output(ids.FLAG_BADGE, "children"),
     Output(ids.FLAG_BADGE, "hidden"),
     Output(ids.ALERT_STORE, "data"),
-    Input(ids.DATA_VERSION, "data"),
+    Input(ids.FLAG_TOKEN, "data"),
     Input(ids.ALERT_ACK, "n_clicks"),
     State(ids.ALERT_STORE, "data"),
     State(ids.SOUND, "value"),

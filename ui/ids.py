@@ -93,6 +93,7 @@ URL = "url"
 LIVE_INTERVAL = "live-interval"
 LIVE_PAUSE = "live-pause"
 DATA_VERSION = "data-version"
+FLAG_TOKEN = "flag-token"  # the flags part of the data version: the flag views redraw on it
 FEED_LIST = "feed-list"
 FEED_COUNT = "feed-count"
 FEED_ACK = "feed-ack"
