@@ -24,9 +24,9 @@ from security.audit import record
 from security.capabilities import Capability, require
 from store.engine import session_scope
 from store.queries.feed import (
-    data_version,
     feed_items,
     flag_alerts,
+    live_version,
     newest_event_id,
     next_version,
     unseen_count,
@@ -45,11 +45,12 @@ ALERT_SOUND = "alert.wav"
     prevent_initial_call=False,
 )
 def poll_data_version(_tick: Any, current: str | None, geometry: dict[str, Any] | None) -> Any:
-    """Read the data version (one indexed read); the map, timeline and feed redraw on a change,
-    and again while the map was drawn from an older snapshot (a worker's bounded lag)."""
+    """Read the data version (the worker's events snapshot, refreshed at most once per lag, and
+    the flags token); the map, timeline and feed redraw on a change, from data at least that new
+    (``store.columnar.want_version``), and again while the map was drawn from another snapshot."""
     require(Capability.VIEW_MAP, _context.viewer())
     with session_scope(_context.engine(), readonly=True) as session:
-        version = data_version(session=session)
+        version = live_version(session=session)
     found = next_version(version, current, drawn=(geometry or {}).get("drawn"))
     return no_update if found is None else found
 

@@ -15,9 +15,12 @@ process.
 snapshot whose token was checked less than that long ago without reading the token, and keeps
 that one snapshot for the rest of the session (one request reads one version). When the token
 changed, one thread refreshes while the others go on with the current snapshot. A session that
-was told a newer version exists (``want_version``: the live poll read it, and the redraw it
-triggers must show it) does not take an older snapshot: it waits for the refresh, or makes it, so
-a live redraw is never drawn from data older than the poll that asked for it. Without the
+was told of a version (``want_version``: the live poll handed it on, and the redraw it fires
+must show it) takes only a snapshot known to be at least as new (``EventColumns.covers``: its
+own token, its predecessors', versions asked for before the refresh that made it); otherwise it
+reads the token and refreshes, or waits for the refresh under way. The poll hands on the token of
+its worker's snapshot (``store.queries.feed.live_version``), so the versions asked for are few
+(about one per worker per lag) and each costs a worker at most one refresh. Without the
 option (0: command line, exports, tests) the token is read before every use, as before; and a
 process that imported a file through the dashboard marks its snapshot stale (``mark_stale``), so
 the uploader sees the rows at once.
@@ -88,6 +91,7 @@ FULL_COUNT_S = 10.0
 # the main arrays (~0.2 s a million events), and every aggregation reads the whole tail.
 TAIL_MAX_ROWS = 50_000
 TAIL_MAX_AGE_S = 300.0
+COVERS_KEPT = 512  # tokens a snapshot remembers being at least as new as (EventColumns.covers)
 LAG_OPTION = "watchfloor_snapshot_max_lag_s"
 _PINNED = "watchfloor_snapshots"  # session.info key: the snapshot a lagging session keeps
 _WANTED = "watchfloor_wanted_version"  # session.info key: a token the session must not predate
@@ -130,11 +134,11 @@ def with_snapshot_lag(engine: Engine, max_lag_s: float) -> Engine:
 def want_version(*, session: Session, token: str | int | None) -> None:
     """Make ``session``'s snapshot at least as new as the events data version ``token``.
 
-    A live redraw calls this with the version its poll read (``data_version``, possibly in
-    another worker): a lagging session then takes a cached snapshot only if it has that token,
-    and otherwise reads the token and refreshes (waiting for a refresh under way), instead of
-    drawing older data and showing the new rows one poll later. Must be called before the
-    session's first use of the snapshot; ``None`` or an unparsable token asks for nothing.
+    A live redraw calls this with the version its poll handed on (possibly read in another
+    worker): a lagging session then takes the cached snapshot only if it is known to cover that
+    version, and otherwise reads the token and refreshes (waiting for a refresh under way),
+    instead of drawing older data and showing the new rows one poll later. Must be called before
+    the session's first use of the snapshot; ``None`` or an unparsable token asks for nothing.
     """
     try:
         wanted = int(str(token).split(".", 1)[0]) if token is not None else None
@@ -190,15 +194,8 @@ def _current(
 ) -> EventColumns:
     with _LOCK:
         cached = _CACHE.get(key)
-        if (
-            cached is not None
-            and key not in _STALE
-            and (
-                cached.token == wanted
-                if wanted is not None
-                else _now() - cached.checked_at < max_lag_s
-            )
-        ):
+        covered = cached is not None and (wanted is None or wanted in cached.covers)
+        if covered and key not in _STALE and _now() - cached.checked_at < max_lag_s:
             _CACHE.move_to_end(key)
             return cached
         _STALE.discard(key)  # the token read below sees every write made before this line
@@ -210,13 +207,14 @@ def _current(
         cached = _CACHE.get(key)
         if cached is not None and cached.token == token and _counted(cached, checked_at, exact):
             cached.checked_at = max(cached.checked_at, checked_at)
+            _cover(cached, wanted)  # the token read now is newer than the one asked for
             _CACHE.move_to_end(key)
             return cached
     # One refresh per database at a time: the request threads of a worker (and the warming
     # thread) would otherwise each read the same rows at once. With a lag allowed the others go
     # on with the snapshot they have; without one (or without a snapshot, or told of a newer
     # version) they wait, then take the fresh snapshot or refresh from it (cheap).
-    if not loading.acquire(blocking=cached is None or max_lag_s <= 0 or wanted is not None):
+    if not loading.acquire(blocking=not covered or max_lag_s <= 0):
         assert cached is not None
         return cached
     try:
@@ -229,10 +227,24 @@ def _current(
         ):
             # Refreshed by another thread meanwhile, from a token read after ours.
             latest.checked_at = max(latest.checked_at, checked_at)
+            with _LOCK:
+                _cover(latest, wanted)
             return latest
-        return _refresh(session, key, token, latest, checked_at, exact=exact)
+        columns = _refresh(session, key, token, latest, checked_at, exact=exact)
+        with _LOCK:
+            _cover(columns, wanted)
+        return columns
     finally:
         loading.release()
+
+
+def _cover(columns: EventColumns, token: int | None) -> None:
+    """Note that ``columns`` is at least as new as ``token`` (call under ``_LOCK``)."""
+    if token is None or token in columns.covers:
+        return
+    columns.covers[token] = None
+    while len(columns.covers) > COVERS_KEPT:
+        del columns.covers[next(iter(columns.covers))]
 
 
 def _counted(columns: EventColumns, now: float, exact: bool) -> bool:
@@ -262,6 +274,9 @@ def _refresh(
         columns.counted_at = checked_at
     columns.checked_at = checked_at
     with _LOCK:
+        # Newer than its predecessor: it covers every version that one did, and its own.
+        columns.covers = dict(cached.covers) if cached is not None else {}
+        _cover(columns, token)
         _CACHE[key] = columns
         _CACHE.move_to_end(key)
         while len(_CACHE) > _MAX_DATABASES:

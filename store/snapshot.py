@@ -244,6 +244,10 @@ class EventColumns:
     # refresh did (``exact``: no row committed before ``checked_at`` is missing, however late).
     counted_at: float = 0.0
     exact: bool = True
+    # Data-version tokens this snapshot is known to be at least as new as (its own, its
+    # predecessors', and versions a live redraw asked for before the refresh that made it),
+    # oldest first; bounded (``store.columnar.COVERS_KEPT``).
+    covers: dict[int, None] = field(default_factory=dict, repr=False)
     _index: dict[int, CellIndex] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from security.roles import Viewer
 from security.visibility import visible_clause
+from store.columnar import event_columns
 from store.models import DataVersion, Event, Flag, Site
 from store.models.version import EVENT_VERSION_SLOTS, combined_token
 
@@ -60,6 +61,21 @@ def data_version(*, session: Session) -> str:
     events = [token for name, token in rows if name in EVENT_VERSION_SLOTS]
     flags = [token for name, token in rows if name == "flags"]
     return ".".join((str(combined_token(events)) if events else "", str(flags[0]) if flags else ""))
+
+
+def live_version(*, session: Session) -> str:
+    """Return ``"<events token>.<flags token>"`` for the live poll, the events part from this
+    process's snapshot (``store.columnar``; within its bounded lag no read).
+
+    The redraws a new version fires ask for a snapshot at least as new
+    (``store.columnar.want_version``): handing on snapshot tokens rather than the database's
+    newest keeps the versions asked for few (one per worker per lag, not one per write) and
+    already covered where they came from.
+    """
+    flags = session.execute(
+        select(DataVersion.token).where(DataVersion.name == "flags")
+    ).scalar_one_or_none()
+    return f"{event_columns(session=session).token}.{'' if flags is None else flags}"
 
 
 def next_version(version: str, current: str | None, *, drawn: str | None) -> str | None:
