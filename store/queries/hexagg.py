@@ -1,10 +1,23 @@
-"""Hexagon and timeline counts from the columnar cache, through the visibility rule."""
+"""Hexagon and timeline counts from the columnar cache, through the visibility rule.
+
+Notes
+-----
+The counts are taken per block of the snapshot (``store.snapshot``: the large main block and the
+small tail of recent rows) and added. The main block does not change while new rows stream into
+the tail, so its part of each answer is kept (``_per_block``, a few hundred answers per process,
+keyed by the block, the viewer's visibility and the filter): a live redraw every few seconds
+counts only the tail. The kept answers go with the block when the tail is merged into it.
+"""
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +41,11 @@ BUCKET_COLUMNS = ("bucket_start", "total", "suspicious", "incident", "severity_s
 CELL_BUCKET_COLUMNS = ("cell", *BUCKET_COLUMNS)
 _SUSPICIOUS = EVENT_KINDS.index("suspicious")
 _PRESENT: dict[tuple[object, ...], IntArray] = {}
+# Answers for the main block of a snapshot (see the module notes): key -> (block, answer).
+MAIN_ANSWERS_KEPT = 256
+_MAIN: OrderedDict[tuple[Any, ...], tuple[weakref.ref[Block], Any]] = OrderedDict()
+_MAIN_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
 def _us(when: object) -> int:
@@ -124,6 +142,57 @@ def _select_block(
     return block, lo, hi, mask
 
 
+def _per_block(
+    cols: EventColumns,
+    viewer: Viewer,
+    filters: EventFilter,
+    what: tuple[Any, ...],
+    compute: Callable[[Selection], T],
+) -> list[T]:
+    """Return ``compute`` of the matching rows of each block of ``cols`` (main block first);
+    the main block's answer is kept and reused while that block lives (module notes).
+
+    ``compute`` must answer in terms that do not depend on the other block (cell ids, times),
+    and ``what`` must name it and every parameter it uses besides the filter.
+    """
+    table = _visibility_table(cols, viewer)
+    parts = [(i, b) for i, b in enumerate(cols.parts) if len(b)] or [(0, cols.main)]
+    out = []
+    for part, block in parts:
+
+        def one(part: int = part, block: Block = block) -> T:
+            return compute(Selection(cols, ((part, *_select_block(cols, block, table, filters)),)))
+
+        if part != 0:
+            out.append(one())
+            continue
+        key = (id(block), table.shape, table.tobytes(), filters, what)
+        with _MAIN_LOCK:
+            held = _MAIN.get(key)
+            if held is not None and held[0]() is block:
+                _MAIN.move_to_end(key)
+                out.append(held[1])
+                continue
+        found = one()
+        with _MAIN_LOCK:
+            _MAIN[key] = (weakref.ref(block), found)
+            while len(_MAIN) > MAIN_ANSWERS_KEPT:
+                _MAIN.popitem(last=False)
+        out.append(found)
+    return out
+
+
+def _added(frames: list[pd.DataFrame], keys: list[str], columns: list[str]) -> pd.DataFrame:
+    """The per-block count frames added up by ``keys`` (sorted by them, as each frame is)."""
+    if len(frames) == 1:
+        return frames[0].copy()  # a kept answer: the caller may change its copy
+    frames = [f for f in frames if len(f)] or frames[:1]
+    if len(frames) == 1:
+        return frames[0].copy()
+    summed = pd.concat(frames, ignore_index=True).groupby(keys, sort=True).sum().reset_index()
+    return summed[columns]
+
+
 def select_rows(cols: EventColumns, viewer: Viewer, filters: EventFilter) -> Selection:
     """Return the rows of ``cols`` (main block and tail) that ``viewer`` may see and match.
 
@@ -177,24 +246,29 @@ def cell_counts(
         Columns ``HEX_COLUMNS`` (as ``store.queries.hex_counts``), sorted by cell.
     """
     check_res(res)
-    rows = select_rows(event_columns(session=session), viewer, filters)
-    codes, cells = rows.codes(res)
-    code, _, total, susp, sev = count_cells(
-        codes,
-        len(cells),
-        suspicious=rows.take("kind") == _SUSPICIOUS,
-        severity=rows.take("severity"),
-    )
-    return pd.DataFrame(
-        {
-            "cell": cells[code],
-            "total": total,
-            "suspicious": susp,
-            "incident": total - susp,
-            "severity_sum": sev,
-        },
-        columns=list(HEX_COLUMNS),
-    )
+
+    def counts(rows: Selection) -> pd.DataFrame:
+        codes, cells = rows.codes(res)
+        code, _, total, susp, sev = count_cells(
+            codes,
+            len(cells),
+            suspicious=rows.take("kind") == _SUSPICIOUS,
+            severity=rows.take("severity"),
+        )
+        return pd.DataFrame(
+            {
+                "cell": cells[code],
+                "total": total,
+                "suspicious": susp,
+                "incident": total - susp,
+                "severity_sum": sev,
+            },
+            columns=list(HEX_COLUMNS),
+        )
+
+    cols = event_columns(session=session)
+    frames = _per_block(cols, viewer, filters, ("cell_counts", res), counts)
+    return _added(frames, ["cell"], list(HEX_COLUMNS))
 
 
 def _edges(rows: Selection, window: TimeWindow | None, bucket: Bucket, tz: str) -> pd.DatetimeIndex:
@@ -237,38 +311,47 @@ def cell_bucket_counts(
         Columns ``CELL_BUCKET_COLUMNS`` (without ``cell`` when ``res`` is ``None``); only
         non-empty slots; ``bucket_start`` is the UTC start of the local bucket.
     """
-    rows = select_rows(event_columns(session=session), viewer, filters)
-    edges = _edges(rows, filters.window, bucket, tz)
     names = list(CELL_BUCKET_COLUMNS if res is not None else BUCKET_COLUMNS)
-    if len(edges) == 0 or not rows.count():
-        return _empty(names)
-    edges_us = edges.asi8 // 1000
-    b = bucket_index(rows.take("t_us"), edges_us)
-    if res is None:
-        codes, cells = np.zeros(len(b), dtype=np.int64), np.zeros(1, dtype=np.int64)
-    else:
+    if res is not None:
         check_res(res)
-        codes, cells = rows.codes(res)
-    code, bidx, total, susp, sev = count_cells(
-        codes,
-        len(cells),
-        suspicious=rows.take("kind") == _SUSPICIOUS,
-        severity=rows.take("severity"),
-        buckets=b,
-        n_buckets=len(edges),
-    )
-    assert bidx is not None
-    frame = pd.DataFrame(
-        {
-            "cell": cells[code],
-            "bucket_start": edges[bidx],
-            "total": total,
-            "suspicious": susp,
-            "incident": total - susp,
-            "severity_sum": sev,
-        }
-    )
-    return frame[names].reset_index(drop=True)
+
+    def counts(rows: Selection) -> pd.DataFrame:
+        # Buckets are calendar-aligned (local days, weeks): a block's own edges give its rows
+        # the same bucket starts as the edges of the whole snapshot would.
+        edges = _edges(rows, filters.window, bucket, tz)
+        if len(edges) == 0 or not rows.count():
+            return _empty(names)
+        edges_us = edges.asi8 // 1000
+        b = bucket_index(rows.take("t_us"), edges_us)
+        if res is None:
+            codes, cells = np.zeros(len(b), dtype=np.int64), np.zeros(1, dtype=np.int64)
+        else:
+            codes, cells = rows.codes(res)
+        code, bidx, total, susp, sev = count_cells(
+            codes,
+            len(cells),
+            suspicious=rows.take("kind") == _SUSPICIOUS,
+            severity=rows.take("severity"),
+            buckets=b,
+            n_buckets=len(edges),
+        )
+        assert bidx is not None
+        frame = pd.DataFrame(
+            {
+                "cell": cells[code],
+                "bucket_start": edges[bidx],
+                "total": total,
+                "suspicious": susp,
+                "incident": total - susp,
+                "severity_sum": sev,
+            }
+        )
+        return frame[names].reset_index(drop=True)
+
+    cols = event_columns(session=session)
+    frames = _per_block(cols, viewer, filters, ("cell_bucket_counts", res, bucket, tz), counts)
+    keys = ["bucket_start", "cell"] if res is not None else ["bucket_start"]
+    return _added(frames, keys, names)
 
 
 def _empty(names: list[str]) -> pd.DataFrame:
@@ -289,10 +372,15 @@ def present_cells(*, session: Session, viewer: Viewer, filters: EventFilter, res
     key = (cols.token, viewer, filters, res)
     found = _PRESENT.get(key)
     if found is None:
-        codes, cells = select_rows(cols, viewer, filters).codes(res)
-        seen = np.zeros(len(cells), dtype=bool)
-        seen[codes] = True
-        found = cells[seen]
+
+        def present(rows: Selection) -> IntArray:
+            codes, cells = rows.codes(res)
+            seen = np.zeros(len(cells), dtype=bool)
+            seen[codes] = True
+            return cells[seen]
+
+        parts = _per_block(cols, viewer, filters, ("present_cells", res), present)
+        found = parts[0] if len(parts) == 1 else np.union1d(*parts)
         # Every value update of a viewport asks again: keep the last few answers.
         while len(_PRESENT) >= 32:
             _PRESENT.pop(next(iter(_PRESENT)))
@@ -362,9 +450,13 @@ def visible_time_range(*, session: Session, viewer: Viewer) -> tuple[datetime, d
 def visible_caveats(*, session: Session, viewer: Viewer, filters: EventFilter) -> list[str]:
     """Return the distinct handling caveats of the visible events matching ``filters`` (cached)."""
     cols = event_columns(session=session)
-    # A count per code, not np.unique: the window's codes are not sorted for it.
-    seen = np.bincount(select_rows(cols, viewer, filters).take("handling"), minlength=1)
-    return sorted(cols.handlings[int(code)] for code in np.flatnonzero(seen))
+
+    def caveats(rows: Selection) -> frozenset[str]:
+        # A count per code, not np.unique: the window's codes are not sorted for it.
+        seen = np.bincount(rows.take("handling"), minlength=1)
+        return frozenset(cols.handlings[int(code)] for code in np.flatnonzero(seen))
+
+    return sorted(frozenset().union(*_per_block(cols, viewer, filters, ("caveats",), caveats)))
 
 
 def visible_values(*, session: Session, viewer: Viewer) -> dict[str, list[str]]:
@@ -390,4 +482,5 @@ def visible_count(*, session: Session, viewer: Viewer, filters: EventFilter) -> 
     The map asks this before the point query: a layer with more events in view than its budget
     draws no points, so the (costlier) SQL point query is skipped.
     """
-    return select_rows(event_columns(session=session), viewer, filters).count()
+    cols = event_columns(session=session)
+    return sum(_per_block(cols, viewer, filters, ("count",), Selection.count))

@@ -126,6 +126,7 @@ CLIENTSIDE = {
     "wf-shell.className",
     "alert-sound-sink.data",
     "view-url-sink.data",
+    "flag-token.data",
 }
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, insert, select
 
 from analytics.cells import points_to_cells
+from analytics.timebuckets import TimeWindow
 from security.roles import Role, Viewer
 from store import columnar
 from store.cache import bind_cache, shared_cache
@@ -30,13 +31,15 @@ from store.columnar import (
 )
 from store.engine import session_scope
 from store.models import Event
-from store.queries import EventFilter, cell_counts, hex_counts
+from store.queries import EventFilter, cell_bucket_counts, cell_counts, hex_counts, hexagg
+from store.queries.hexagg import present_cells, visible_caveats, visible_count
 from store.queries.feed import live_version, next_version
 from tests.integration.test_hexagg import _same_snapshot
 
 OFFICER = Viewer("officer", Role.WATCH_OFFICER, "MA-CFC")
 T0 = datetime(2023, 3, 1, tzinfo=UTC)
 LAG_S = 5.0
+TZ = "America/New_York"
 
 
 class Clock:
@@ -274,6 +277,86 @@ def test_main_and_tail_answer_as_a_full_reload_for_random_insert_sequences(
             fresh = load_event_columns(session=s, token=got.token, rewrite=got.rewrite)
         pd.testing.assert_frame_equal(counts, sql.sort_values("cell", ignore_index=True))
         _same_snapshot(got, fresh)
+
+
+PARTNER = Viewer("bpd-partner", Role.PARTNER, "BPD")
+
+
+def _answers(engine: Engine) -> list[object]:
+    """Every per-block count, for several viewers and filters (frames, arrays, ints, lists)."""
+    window = TimeWindow(T0 + timedelta(hours=12), T0 + timedelta(hours=48))
+    filters = [
+        EventFilter(),
+        EventFilter(window=window),
+        EventFilter(categories=("THREAT",), kinds=("suspicious",)),
+        EventFilter(window=window, bbox=(-71.1, 42.3, -70.9, 42.45)),
+    ]
+    out: list[object] = []
+    with session_scope(engine) as s:
+        for viewer in (OFFICER, PARTNER):
+            for f in filters:
+                out += [
+                    cell_counts(session=s, viewer=viewer, filters=f, res=8),
+                    cell_bucket_counts(
+                        session=s, viewer=viewer, filters=f, res=None, bucket="day", tz=TZ
+                    ),
+                    cell_bucket_counts(
+                        session=s, viewer=viewer, filters=f, res=7, bucket="hour", tz=TZ
+                    ),
+                    present_cells(session=s, viewer=viewer, filters=f, res=9),
+                    visible_count(session=s, viewer=viewer, filters=f),
+                    visible_caveats(session=s, viewer=viewer, filters=f),
+                ]
+    return out
+
+
+def _assert_same(got: list[object], want: list[object]) -> None:
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        if isinstance(a, pd.DataFrame):
+            pd.testing.assert_frame_equal(a, b)
+        elif isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+            assert a.dtype == b.dtype
+        else:
+            assert a == b
+
+
+def test_counts_add_up_over_main_and_tail_and_reuse_the_main_blocks_answers(
+    engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While rows stream into the tail, the main block's answers are reused (not counted
+    again) and main + tail equal the answers of one full load; a new category recodes the main
+    block and its answers are counted afresh."""
+    _insert(engine, _rows(200, seed=30))
+    _answers(engine)  # the main block's answers are kept
+    _insert(engine, _rows(40, seed=31))
+    counted: list[int] = []
+    real = hexagg._select_block
+
+    def spy(cols, block, table, filters):  # type: ignore[no-untyped-def]
+        counted.append(0 if block is cols.main else 1)
+        return real(cols, block, table, filters)
+
+    monkeypatch.setattr(hexagg, "_select_block", spy)
+    with session_scope(engine) as s:
+        cols = event_columns(session=s)
+        assert len(cols.main) == 200 and len(cols.tail) == 40
+    got = _answers(engine)
+    assert counted and set(counted) == {1}  # the tail only: every main answer reused
+    clear_cache()
+    hexagg._MAIN.clear()
+    counted.clear()
+    want = _answers(engine)  # one full load: a single block
+    assert set(counted) == {0}
+    _assert_same(got, want)
+    # Rows with a category never seen: the vocabulary grows, the main block is recoded.
+    _insert(engine, _rows(5, seed=32, category="BREACH"))
+    counted.clear()
+    got = _answers(engine)
+    assert 0 in counted  # a new main block: counted again
+    clear_cache()
+    _assert_same(got, _answers(engine))
 
 
 def test_rows_committed_far_out_of_id_order_are_found_by_the_full_count(
