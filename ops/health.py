@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
 from settings import Settings
+from store.columnar import warming
 from store.migrate import alembic_config, schema_version
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,9 @@ def head_revision() -> str | None:
 
 
 def readiness(engine: Engine, settings: Settings) -> dict[str, Any]:
-    """Check what serving needs: the database, its schema at head, Redis when configured.
+    """Check what serving needs: the database, its schema at head, Redis when configured, and
+    this process's events snapshot loaded (a worker that just started is "warming": a load
+    balancer sends its traffic elsewhere until the first snapshot is in memory).
 
     Returns
     -------
@@ -52,6 +55,7 @@ def readiness(engine: Engine, settings: Settings) -> dict[str, Any]:
         except Exception as exc:
             logger.warning("readiness: Redis unreachable (%s)", type(exc).__name__)
             checks["redis"] = f"unreachable ({type(exc).__name__})"
+    checks["snapshot"] = "warming" if warming(engine) else "ok"
     ready = all(v == "ok" for v in checks.values())
     return {"status": "ready" if ready else "not ready", "checks": checks}
 

@@ -73,6 +73,7 @@ __all__ = [
     "rewrite_version",
     "want_version",
     "warm_cache",
+    "warming",
     "with_snapshot_lag",
 ]
 
@@ -98,6 +99,7 @@ _WANTED = "watchfloor_wanted_version"  # session.info key: a token the session m
 _CACHE: OrderedDict[str, EventColumns] = OrderedDict()
 _LOADING: dict[str, threading.Lock] = {}
 _STALE: set[str] = set()
+_WARMING: set[str] = set()  # databases whose first snapshot this process is loading
 _LOCK = threading.Lock()
 _now = time.monotonic  # the clock of the lag (tests replace it)
 
@@ -563,8 +565,12 @@ def warm_cache(engine: Engine, resolutions: tuple[int, ...] = (7, 8, 9)) -> None
     """Load the snapshot and the cell codes of ``resolutions`` before the first request needs them.
 
     Run it in a background thread when a server process starts (``app.main``, gunicorn's
-    ``post_worker_init``): the first map then costs milliseconds, not the full load.
+    ``post_worker_init``): the first map then costs milliseconds, not the full load. Meanwhile
+    :func:`warming` says so (the readiness probe answers "not ready").
     """
+    key = _database(engine)
+    with _LOCK:
+        _WARMING.add(key)
     try:
         with Session(engine) as session:
             columns = event_columns(session=session)
@@ -572,3 +578,12 @@ def warm_cache(engine: Engine, resolutions: tuple[int, ...] = (7, 8, 9)) -> None
             columns.cell_index(res)
     except Exception:  # a cold cache is slower, never wrong: log and go on
         logger.exception("could not warm the columnar cache")
+    finally:
+        with _LOCK:
+            _WARMING.discard(key)
+
+
+def warming(engine: Engine) -> bool:
+    """Whether this process is still loading its first snapshot of ``engine``'s database."""
+    with _LOCK:
+        return _database(engine) in _WARMING

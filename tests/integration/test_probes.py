@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from flask.testing import FlaskClient
 
 from ops.server import ProfileError, check_profile
 from settings import Settings
+from store.engine import get_engine
 
 
 def _client(settings: Settings) -> FlaskClient:
@@ -22,8 +25,40 @@ def test_probes_answer_without_sign_in(settings: Settings) -> None:
     assert client.get("/livez").get_json() == {"status": "alive"}
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.get_json()
-    assert ready.get_json()["checks"] == {"database": "ok", "schema": "ok"}
+    assert ready.get_json()["checks"] == {"database": "ok", "schema": "ok", "snapshot": "ok"}
     assert client.get("/").status_code in (302, 401)  # the rest still needs a sign-in
+
+
+def test_readyz_is_not_ready_while_the_first_snapshot_loads(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker warming its snapshot sends load balancers elsewhere, then is ready."""
+    from store import columnar
+
+    client = _client(settings)
+    engine = get_engine(settings.database_url, settings.spatialite_path)
+    columnar.clear_cache()
+    gate = threading.Event()
+    real = columnar.event_columns
+
+    def slow(*, session):  # type: ignore[no-untyped-def]
+        gate.wait(30)
+        return real(session=session)
+
+    monkeypatch.setattr(columnar, "event_columns", slow)
+    warm = threading.Thread(target=columnar.warm_cache, args=(engine,))
+    warm.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not columnar.warming(engine) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.get_json()["checks"]["snapshot"] == "warming"
+    finally:
+        gate.set()
+        warm.join(30)
+    assert client.get("/readyz").status_code == 200
 
 
 def test_readyz_fails_when_redis_is_unreachable(settings: Settings) -> None:
