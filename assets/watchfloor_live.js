@@ -12,6 +12,15 @@
       pauseLive: function (value) {
         return Boolean(value && value.length);
       },
+      /* The data version for the timeline, handed on at most every 30 seconds: its bars count
+       * days, and redrawing them for every poll under a stream of reports is wasted work. */
+      timelineToken: function (version, _tick, current) {
+        if (typeof version !== "string") { return window.dash_clientside.no_update; }
+        var now = Date.now();
+        if (current && current.v === version) { return window.dash_clientside.no_update; }
+        if (current && now - current.at < 30000) { return window.dash_clientside.no_update; }
+        return {v: version, at: now};
+      },
       /* The flags part of the data version ("<events>.<flags>") and the minute, handed on only
        * when one changed: the flag queue and alerts do not reload for every new event, and a
        * snoozed flag still wakes within a minute of its time. */

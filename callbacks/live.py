@@ -65,6 +65,16 @@ clientside_callback(
 )
 
 
+# The timeline follows new data at most every 30 s (browser-side, no request).
+clientside_callback(
+    ClientsideFunction(namespace="watchfloor", function_name="timelineToken"),
+    Output(ids.TIMELINE_TOKEN, "data"),
+    Input(ids.DATA_VERSION, "data"),
+    Input(ids.LIVE_INTERVAL, "n_intervals"),
+    State(ids.TIMELINE_TOKEN, "data"),
+)
+
+
 # Pausing stops the poll in the browser: nothing redraws until it is switched back on.
 clientside_callback(
     ClientsideFunction(namespace="watchfloor", function_name="pauseLive"),

@@ -260,17 +260,18 @@ def _screen_filters(
     Output(ids.TIMELINE_GRAPH, "figure"),
     Input(ids.WINDOW_STORE, "data"),
     Input(ids.FILTER_STORE, "data"),
-    Input(ids.DATA_VERSION, "data"),
+    Input(ids.TIMELINE_TOKEN, "data"),
     prevent_initial_call=False,
 )
-def update_timeline(window_data: Any, filter_data: Any, version: Any) -> dict[str, Any]:
-    """Redraw the timeline (events per local day) with the window shaded."""
+def update_timeline(window_data: Any, filter_data: Any, live: Any) -> dict[str, Any]:
+    """Redraw the timeline (events per local day) with the window shaded; new data redraws it
+    at most every 30 s (``assets/watchfloor_live.js``: day bars need no 5-second refresh)."""
     require(Capability.VIEW_MAP, _context.viewer())
     tz = _context.app_settings().timezone
     state = WindowState.from_store(window_data)
     with session_scope(_context.engine()) as session:
-        if ctx.triggered_id == ids.DATA_VERSION:
-            want_version(session=session, token=version)  # as the map: the poll's data
+        if ctx.triggered_id == ids.TIMELINE_TOKEN and isinstance(live, dict):
+            want_version(session=session, token=live.get("v"))  # as the map: the poll's data
         viewer = _context.viewer()
         window, _ = resolve_window(
             session=session, viewer=viewer, preset=state.preset, custom=state.custom, tz=tz

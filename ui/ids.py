@@ -94,6 +94,7 @@ LIVE_INTERVAL = "live-interval"
 LIVE_PAUSE = "live-pause"
 DATA_VERSION = "data-version"
 FLAG_TOKEN = "flag-token"  # the flags part of the data version: the flag views redraw on it
+TIMELINE_TOKEN = "timeline-token"  # the data version, handed on at most every 30 s
 FEED_LIST = "feed-list"
 FEED_COUNT = "feed-count"
 FEED_ACK = "feed-ack"

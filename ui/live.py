@@ -93,6 +93,7 @@ def stores(settings: Settings) -> list[object]:
         dcc.Interval(id=ids.LIVE_INTERVAL, interval=int(settings.live_poll_seconds * 1000)),
         dcc.Store(id=ids.DATA_VERSION, storage_type="memory"),
         dcc.Store(id=ids.FLAG_TOKEN, storage_type="memory"),
+        dcc.Store(id=ids.TIMELINE_TOKEN, storage_type="memory"),
         dcc.Store(id=ids.FEED_STATE, storage_type="memory"),
         dcc.Store(id=ids.ALERT_STORE, storage_type="memory"),
         dcc.Store(id=ids.ALERT_SOUND_SINK, storage_type="memory"),

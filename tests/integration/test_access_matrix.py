@@ -127,6 +127,7 @@ CLIENTSIDE = {
     "alert-sound-sink.data",
     "view-url-sink.data",
     "flag-token.data",
+    "timeline-token.data",
 }
 
 
