@@ -71,12 +71,51 @@ VIEWS = [
 ]
 PROBE = (42.4501, -73.2498)  # Pittsfield: no synthetic event nearby
 LIVE_POLL_S = 5.0  # the dashboard's live interval (WATCHFLOOR_LIVE_POLL_SECONDS's default)
+TIMELINE_EVERY_S = 30.0  # the timeline follows new data at most this often (watchfloor_live.js)
 # The kinds of callback measured: user changes, the live poll and the redraws it fires.
 KINDS = ("map", "poll", "live map", "timeline", "feed", "flags")
 
 
 def _env(name: str, default: int) -> int:
     return int(os.environ.get(f"WATCHFLOOR_BENCH_LOAD_{name}", default))
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this client, the gunicorn processes, PostgreSQL and Redis
+    (``/proc``; a process that ended meanwhile is missing from the later reading)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    own = os.times()
+    out = {"client": own.user + own.system, "server": 0.0, "postgres": 0.0, "redis": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, UnicodeDecodeError):
+            continue
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if "gunicorn" in cmdline:
+            out["server"] += used
+        elif "postgres" in cmdline.split(" ", 1)[0]:
+            out["postgres"] += used
+        elif "redis-server" in cmdline:
+            out["redis"] += used
+    return out
+
+
+def _wait_warm(base: str, workers: int, timeout_s: float = 300.0) -> None:
+    """Wait until ``/readyz`` says ready many times in a row: each answer comes from whichever
+    worker took the connection, and a worker is ready once its first snapshot is loaded."""
+    deadline, streak = time.monotonic() + timeout_s, 0
+    while streak < 4 * workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"workers not all ready after {timeout_s:.0f} s")
+        try:
+            ok = requests.get(f"{base}/readyz", timeout=10).status_code == 200
+        except requests.RequestException:
+            ok = False
+        streak = streak + 1 if ok else 0
+        if not ok:
+            time.sleep(0.5)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -155,9 +194,10 @@ class Page:
     """One dashboard page as the browser holds it: its controls, data version and stores.
 
     Like Dash's renderer it polls the data version every ``LIVE_POLL_S`` and, on a new version,
-    fires every callback that listens to it at once (map, timeline, feed; the flag queue and
-    alerts when the flags part changed, as ``assets/watchfloor_live.js`` hands it on); a user's
-    change fires the map (and the timeline for a new window) with the page's stores.
+    fires every callback that listens to it at once: the map and the feed; the timeline at most
+    every ``TIMELINE_EVERY_S``, the flag queue and alerts when the flags part or the minute
+    changed (both as ``assets/watchfloor_live.js`` hands them on). A user's change fires the map
+    (and the timeline for a new window) with the page's stores.
     """
 
     def __init__(
@@ -180,6 +220,7 @@ class Page:
             "live-interval.n_intervals": 0,
         }
         self.flag_token: str | None = None
+        self.timeline: tuple[str, float] | None = None  # the version handed on, and when
 
     def post(self, cb: str, changed: list[str], kind: str | None = None) -> dict[str, Any] | None:
         """Post one callback; record its latency as ``kind``; keep the stores it answers."""
@@ -210,14 +251,17 @@ class Page:
         futures = [pool.submit(self.post, cb, changed, kind) for cb, changed, kind in calls]
         return [f.result() for f in futures]
 
-    def live_calls(self) -> list[tuple[str, list[str], str]]:
-        """The callbacks a new data version fires (the flag views only when flags changed)."""
-        calls = [
-            ("map", ["data-version.data"], "live map"),
-            ("timeline", ["data-version.data"], "timeline"),
-            ("feed", ["data-version.data"], "feed"),
-        ]
+    def tick_calls(self) -> list[tuple[str, list[str], str]]:
+        """What the browser's tokens hand on at a tick: the timeline (new data, at most every
+        ``TIMELINE_EVERY_S``) and the flag views (flags changed, or a new minute)."""
+        calls = []
         version = self.values.get("data-version.data") or ""
+        now = time.monotonic()
+        held = self.timeline
+        if version and (held is None or (held[0] != version and now - held[1] >= TIMELINE_EVERY_S)):
+            self.timeline = (version, now)
+            self.values["timeline-token.data"] = {"v": version, "at": int(time.time() * 1000)}
+            calls.append(("timeline", ["timeline-token.data"], "timeline"))
         token = f"{version.partition('.')[2]}@{int(time.time() // 60)}"
         if token != self.flag_token:
             self.flag_token = self.values["flag-token.data"] = token
@@ -225,12 +269,20 @@ class Page:
         return calls
 
     def poll(self, pool: ThreadPoolExecutor) -> list:
-        """One tick of the live interval; on a new version, the redraws it fires."""
+        """One tick of the live interval: on a new version the map and feed redraw, and what
+        the browser's tokens hand on."""
         self.values["live-interval.n_intervals"] += 1
         answer = self.post("poll", ["live-interval.n_intervals"])
-        if answer is None:  # 204: nothing new
-            return []
-        return self.together(pool, self.live_calls())
+        calls = (
+            []
+            if answer is None
+            else [  # 204: nothing new
+                ("map", ["data-version.data"], "live map"),
+                ("feed", ["data-version.data"], "feed"),
+            ]
+        )
+        calls += self.tick_calls()
+        return self.together(pool, calls) if calls else []
 
     def open(self, pool: ThreadPoolExecutor) -> None:
         """The first load: every callback once, then the first poll's version."""
@@ -427,7 +479,11 @@ def _probe(
                 version = page.values.get("data-version.data")
                 misses.append(
                     f"{time.perf_counter() - posted:.1f}s: "
-                    + ("no new version" if not answers else f"drawn {drawn} for {version}")
+                    + (
+                        f"drawn {drawn} for {version}"
+                        if any(a is not None and "map-spec" in a for a in answers)
+                        else "no new version"
+                    )
                 )
             if not seen and time.perf_counter() - posted > 60:
                 stats.add("probe", 0, "not visible after 60 s")
@@ -492,6 +548,7 @@ def run(report: Report) -> None:
         try:
             started = time.perf_counter()
             wait_ready(base, proc, timeout_s=300)
+            _wait_warm(base, workers)
             report.record(
                 f"load/{tag}/profile ready (gunicorn {workers}x{threads})",
                 time.perf_counter() - started,
@@ -540,9 +597,11 @@ def run(report: Report) -> None:
                     )
                 ]
             )
+            cpu_before = _cpu_seconds()
             for t in pool:
                 t.start()
             stop.wait(seconds)
+            cpu = {k: v - cpu_before[k] for k, v in _cpu_seconds().items()}
             stop.set()
             for t in pool:
                 t.join(timeout=120)
@@ -607,6 +666,8 @@ def run(report: Report) -> None:
             )
             for miss in misses[:10]:
                 sys.stdout.write(f"    a probe poll without the new event at {miss}\n")
+            for part, used in cpu.items():  # of the machine's cores, while the load ran
+                report.record(f"load/{tag}/cpu {part}", used / seconds, "cores", seconds=used)
             report.record(
                 f"load/{tag}/load duration",
                 seconds,
