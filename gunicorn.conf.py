@@ -25,7 +25,10 @@ worker_class = "gthread"  # Dash callbacks block on the database: threads overla
 preload_app = False
 timeout = 60  # a worker silent for this long is killed and replaced by the master
 graceful_timeout = 30
-keepalive = 5
+# Idle keep-alive connections stay open longer than the proxy's (nginx's upstream default is 60 s)
+# and the pages' 5-s live poll: with 5 s, a connection closed by gunicorn just as the client
+# reused it failed the request (ConnectionError in the load bench; a 502 behind nginx).
+keepalive = 75
 accesslog = None  # the app logs one line per request, with its request id (ops/logs.py)
 errorlog = "-"
 loglevel = _settings.log_level.lower()
