@@ -99,6 +99,7 @@ def _post_events(settings: Settings) -> flask.Response:
         sha256=None,
         area=area,
         store_res=settings.h3_store_res,
+        mapped=mapped,  # checked above: not mapped a second time
     )
     external = mapped.good["external_id"].astype(str).tolist()
     with session_scope(engine) as session:

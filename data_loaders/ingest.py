@@ -143,10 +143,22 @@ def ingest_table(
     sha256: str | None,
     area: BaseGeometry | None,
     store_res: int,
+    mapped: MappedRows | None = None,
 ) -> BatchSummary:
-    """Map ``table`` through ``profile`` and store it as one batch, in one transaction."""
+    """Map ``table`` through ``profile`` and store it as one batch, in one transaction.
+
+    ``mapped``: ``table`` already mapped by the caller with the same profile, area and
+    resolution (the partner API maps a batch first to refuse it whole): not mapped again.
+    """
     return ingest_chunks(
-        engine, [table], profile, origin=origin, sha256=sha256, area=area, store_res=store_res
+        engine,
+        [table],
+        profile,
+        origin=origin,
+        sha256=sha256,
+        area=area,
+        store_res=store_res,
+        premapped=mapped,
     )
 
 
@@ -161,6 +173,7 @@ def ingest_chunks(
     store_res: int,
     progress: Progress | None = None,
     bulk: int = 0,
+    premapped: MappedRows | None = None,
 ) -> BatchSummary:
     """Map and store the chunks of one file as one batch, in one transaction.
 
@@ -183,6 +196,8 @@ def ingest_chunks(
     bulk
         The rows expected of a big load (0 for a small one): when the table holds fewer, its
         indexes are dropped and built once at the end.
+    premapped
+        The one chunk, already mapped (``ingest_table``'s ``mapped``).
 
     Returns
     -------
@@ -227,7 +242,12 @@ def ingest_chunks(
                 offset[0] += len(chunk)
                 return mapped
 
-            for chunk, mapped in mapped_ahead(chunks, mapping):
+            pairs = (
+                mapped_ahead(chunks, mapping)
+                if premapped is None
+                else ((chunk, premapped) for chunk in _one(chunks))
+            )
+            for chunk, mapped in pairs:
                 counts = upsert(
                     session,
                     mapped.good,
@@ -281,6 +301,14 @@ def ingest_chunks(
     )
     _run_hooks(engine, summary)
     return summary
+
+
+def _one(chunks: Iterable[RawTable]) -> list[RawTable]:
+    """The single chunk a premapped batch must be."""
+    found = list(chunks)
+    if len(found) != 1:
+        raise ValueError("a premapped batch is one chunk")
+    return found
 
 
 def _expected_rows(size: int, first: RawTable) -> int:
