@@ -9,10 +9,11 @@ from typing import Any
 import flask
 import flask_login
 from flask_limiter import Limiter, RequestLimit
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from security import audit
 from security.capabilities import Capability, require
+from security.roles import Role, Viewer
 from security.session import SignedInUser, current_viewer
 from security.users import authenticate, change_password, get_user, viewer_of
 from security.web import csrf_ok, csrf_token
@@ -29,11 +30,19 @@ def load_user(engine: Engine, token: str) -> SignedInUser | None:
     user_id, _, epoch = token.partition(".")
     if not (user_id.isdigit() and epoch.isdigit()):
         return None
-    with session_scope(engine) as session:
-        user = session.get(User, int(user_id))
-        if user is None or user.disabled or user.auth_epoch != int(epoch):
-            return None
-        return _signed_in(user)
+    # Every request of a signed-in page asks: one read-only row read (no ORM object, no write
+    # lock on SQLite), and no cache, so disabling a user or a new password ends sessions at once.
+    columns = (User.username, User.role, User.agency, User.disabled, User.auth_epoch)
+    stmt = select(*columns, User.must_change_password).where(User.id == int(user_id))
+    with session_scope(engine, readonly=True) as session:
+        row = session.execute(stmt).first()
+    if row is None or row.disabled or row.auth_epoch != int(epoch):
+        return None
+    return SignedInUser(
+        token=f"{int(user_id)}.{row.auth_epoch}",
+        viewer=Viewer(username=row.username, role=Role(row.role), agency=row.agency),
+        must_change_password=row.must_change_password,
+    )
 
 
 def _signed_in(user: User) -> SignedInUser:
