@@ -40,7 +40,6 @@ from store.snapshot import Block
 BUCKET_COLUMNS = ("bucket_start", "total", "suspicious", "incident", "severity_sum")
 CELL_BUCKET_COLUMNS = ("cell", *BUCKET_COLUMNS)
 _SUSPICIOUS = EVENT_KINDS.index("suspicious")
-_PRESENT: dict[tuple[object, ...], IntArray] = {}
 # Answers for the main block of a snapshot (see the module notes): key -> (block, answer).
 MAIN_ANSWERS_KEPT = 256
 _MAIN: OrderedDict[tuple[Any, ...], tuple[weakref.ref[Block], Any]] = OrderedDict()
@@ -368,24 +367,18 @@ def present_cells(*, session: Session, viewer: Viewer, filters: EventFilter, res
     geometry goes to the browser once, and later updates only send values in its order.
     """
     check_res(res)
-    cols = event_columns(session=session)
-    key = (cols.token, viewer, filters, res)
-    found = _PRESENT.get(key)
-    if found is None:
 
-        def present(rows: Selection) -> IntArray:
-            codes, cells = rows.codes(res)
-            seen = np.zeros(len(cells), dtype=bool)
-            seen[codes] = True
-            return cells[seen]
+    def present(rows: Selection) -> IntArray:
+        codes, cells = rows.codes(res)
+        seen = np.zeros(len(cells), dtype=bool)
+        seen[codes] = True
+        return cells[seen]
 
-        parts = _per_block(cols, viewer, filters, ("present_cells", res), present)
-        found = parts[0] if len(parts) == 1 else np.union1d(*parts)
-        # Every value update of a viewport asks again: keep the last few answers.
-        while len(_PRESENT) >= 32:
-            _PRESENT.pop(next(iter(_PRESENT)))
-        _PRESENT[key] = found
-    return found
+    # Every value update of a viewport asks again: the main block's cells are kept
+    # (``_per_block``), the tail's found anew. (A per-token dict kept here before was evicted
+    # by concurrent request threads at once: a KeyError, an HTTP 500 under the load bench.)
+    parts = _per_block(event_columns(session=session), viewer, filters, ("present", res), present)
+    return parts[0].copy() if len(parts) == 1 else np.union1d(*parts)
 
 
 def trailing_cell_counts(

@@ -32,8 +32,8 @@ from store.columnar import (
 from store.engine import session_scope
 from store.models import Event
 from store.queries import EventFilter, cell_bucket_counts, cell_counts, hex_counts, hexagg
-from store.queries.hexagg import present_cells, visible_caveats, visible_count
 from store.queries.feed import live_version, next_version
+from store.queries.hexagg import present_cells, visible_caveats, visible_count
 from tests.integration.test_hexagg import _same_snapshot
 
 OFFICER = Viewer("officer", Role.WATCH_OFFICER, "MA-CFC")
@@ -357,6 +357,46 @@ def test_counts_add_up_over_main_and_tail_and_reuse_the_main_blocks_answers(
     assert 0 in counted  # a new main block: counted again
     clear_cache()
     _assert_same(got, _answers(engine))
+
+
+def test_concurrent_request_threads_share_the_kept_answers_safely(
+    engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Request threads of one worker ask for many viewports at once (the kept answers are
+    evicted and filled meanwhile): no error, and each answer is the one asked alone."""
+    monkeypatch.setattr(hexagg, "MAIN_ANSWERS_KEPT", 8)  # evictions all the time
+    _insert(engine, _rows(300, seed=40))
+    boxes = [(-71.3 + i * 0.01, 42.2, -70.9 + i * 0.01, 42.5) for i in range(60)]
+    hexagg._MAIN.clear()
+    with session_scope(engine) as s:
+        alone = [
+            present_cells(session=s, viewer=OFFICER, filters=EventFilter(bbox=b), res=9)
+            for b in boxes
+        ]
+    hexagg._MAIN.clear()
+    errors: list[BaseException] = []
+    found: dict[int, np.ndarray] = {}
+
+    def ask(offset: int) -> None:
+        try:
+            with session_scope(engine, readonly=True) as s:
+                for k in range(len(boxes)):
+                    i = (k + offset) % len(boxes)
+                    got = present_cells(
+                        session=s, viewer=OFFICER, filters=EventFilter(bbox=boxes[i]), res=9
+                    )
+                    found.setdefault(i, got)
+                    np.testing.assert_array_equal(got, alone[i])
+        except BaseException as exc:  # handed to the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(7 * t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors[:1]
+    assert len(found) == len(boxes)
 
 
 def test_rows_committed_far_out_of_id_order_are_found_by_the_full_count(
