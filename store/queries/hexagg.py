@@ -40,10 +40,13 @@ from store.snapshot import Block
 BUCKET_COLUMNS = ("bucket_start", "total", "suspicious", "incident", "severity_sum")
 CELL_BUCKET_COLUMNS = ("cell", *BUCKET_COLUMNS)
 _SUSPICIOUS = EVENT_KINDS.index("suspicious")
-# Answers for the main block of a snapshot (see the module notes): key -> (block, answer).
+# Answers for the main block of a snapshot (see the module notes): key -> (block, answer,
+# bytes). At most this many, and this many bytes (a statewide res-10 count is megabytes).
 MAIN_ANSWERS_KEPT = 256
-_MAIN: OrderedDict[tuple[Any, ...], tuple[weakref.ref[Block], Any]] = OrderedDict()
+MAIN_ANSWERS_BYTES = 64 << 20
+_MAIN: OrderedDict[tuple[Any, ...], tuple[weakref.ref[Block], Any, int]] = OrderedDict()
 _MAIN_LOCK = threading.Lock()
+_main_bytes = 0
 T = TypeVar("T")
 
 
@@ -173,12 +176,38 @@ def _per_block(
                 out.append(held[1])
                 continue
         found = one()
-        with _MAIN_LOCK:
-            _MAIN[key] = (weakref.ref(block), found)
-            while len(_MAIN) > MAIN_ANSWERS_KEPT:
-                _MAIN.popitem(last=False)
+        _keep(key, block, found)
         out.append(found)
     return out
+
+
+def forget_kept_answers() -> None:
+    """Drop every kept main-block answer (tests; they go with their blocks anyway)."""
+    global _main_bytes
+    with _MAIN_LOCK:
+        _MAIN.clear()
+        _main_bytes = 0
+
+
+def kept_bytes() -> int:
+    """The bytes of the kept main-block answers of this process."""
+    with _MAIN_LOCK:
+        return _main_bytes
+
+
+def _keep(key: tuple[Any, ...], block: Block, answer: Any) -> None:
+    """Keep a main block's answer, the oldest dropped past the count or byte bound."""
+    global _main_bytes
+    if isinstance(answer, pd.DataFrame):
+        size = int(answer.memory_usage(index=True).sum())
+    else:
+        size = int(getattr(answer, "nbytes", 64))
+    with _MAIN_LOCK:
+        old = _MAIN.pop(key, None)
+        _main_bytes += size - (old[2] if old is not None else 0)
+        _MAIN[key] = (weakref.ref(block), answer, size)
+        while _MAIN and (len(_MAIN) > MAIN_ANSWERS_KEPT or _main_bytes > MAIN_ANSWERS_BYTES):
+            _main_bytes -= _MAIN.popitem(last=False)[1][2]
 
 
 def _added(frames: list[pd.DataFrame], keys: list[str], columns: list[str]) -> pd.DataFrame:

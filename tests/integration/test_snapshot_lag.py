@@ -345,7 +345,7 @@ def test_counts_add_up_over_main_and_tail_and_reuse_the_main_blocks_answers(
     got = _answers(engine)
     assert counted and set(counted) == {1}  # the tail only: every main answer reused
     clear_cache()
-    hexagg._MAIN.clear()
+    hexagg.forget_kept_answers()
     counted.clear()
     want = _answers(engine)  # one full load: a single block
     assert set(counted) == {0}
@@ -367,13 +367,13 @@ def test_concurrent_request_threads_share_the_kept_answers_safely(
     monkeypatch.setattr(hexagg, "MAIN_ANSWERS_KEPT", 8)  # evictions all the time
     _insert(engine, _rows(300, seed=40))
     boxes = [(-71.3 + i * 0.01, 42.2, -70.9 + i * 0.01, 42.5) for i in range(60)]
-    hexagg._MAIN.clear()
+    hexagg.forget_kept_answers()
     with session_scope(engine) as s:
         alone = [
             present_cells(session=s, viewer=OFFICER, filters=EventFilter(bbox=b), res=9)
             for b in boxes
         ]
-    hexagg._MAIN.clear()
+    hexagg.forget_kept_answers()
     errors: list[BaseException] = []
     found: dict[int, np.ndarray] = {}
 
@@ -397,6 +397,29 @@ def test_concurrent_request_threads_share_the_kept_answers_safely(
         t.join(timeout=60)
     assert not errors, errors[:1]
     assert len(found) == len(boxes)
+    assert len(hexagg._MAIN) <= 8
+
+
+def test_kept_answers_stay_within_their_byte_bound(
+    engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big answers (statewide counts at fine resolutions) push the oldest out by bytes."""
+    _insert(engine, _rows(400, seed=41))
+    hexagg.forget_kept_answers()
+    with session_scope(engine) as s:
+        one = cell_counts(session=s, viewer=OFFICER, filters=EventFilter(), res=10)
+    size = int(one.memory_usage(index=True).sum())
+    assert hexagg.kept_bytes() == size
+    monkeypatch.setattr(hexagg, "MAIN_ANSWERS_BYTES", 3 * size)
+    with session_scope(engine) as s:
+        for i in range(10):
+            got = cell_counts(
+                session=s, viewer=OFFICER, filters=EventFilter(kinds=("incident",)), res=10 - i % 2
+            )
+            cell_counts(session=s, viewer=OFFICER, filters=EventFilter(), res=9 + i % 2)
+            assert hexagg.kept_bytes() <= 3 * size
+    assert hexagg.kept_bytes() == sum(v[2] for v in hexagg._MAIN.values())
+    assert len(got)
 
 
 def test_rows_committed_far_out_of_id_order_are_found_by_the_full_count(
