@@ -269,7 +269,7 @@ def update_timeline(window_data: Any, filter_data: Any, live: Any) -> dict[str, 
     require(Capability.VIEW_MAP, _context.viewer())
     tz = _context.app_settings().timezone
     state = WindowState.from_store(window_data)
-    with session_scope(_context.engine()) as session:
+    with session_scope(_context.engine(), readonly=True) as session:  # reads only
         if ctx.triggered_id == ids.TIMELINE_TOKEN and isinstance(live, dict):
             want_version(session=session, token=live.get("v"))  # as the map: the poll's data
         viewer = _context.viewer()
