@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -19,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.errors import SpatialExtensionMissing, StoreError
@@ -84,6 +86,47 @@ def _begin_sqlite(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+# A pooled connection back from use less than this long ago is handed out without a ping.
+PING_AFTER_IDLE_S = 10.0
+_RETURNED = "watchfloor_returned_at"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a pooled PostgreSQL connection before use only when it has been idle a while.
+
+    Notes
+    -----
+    ``pool_pre_ping`` pings on every checkout: one extra round trip per request, which was
+    8 % of the server's CPU under the load bench. A connection that was in use a moment ago is
+    very likely alive; one that sat idle (a database restart, a proxy's idle timeout) is
+    tested first, and a dead one is replaced before the request sees it (SQLAlchemy's
+    documented checkout-event recipe: ``DisconnectionError`` makes the pool try a fresh
+    connection). A server that goes away within the window fails the statements in flight
+    once; SQLAlchemy then invalidates the pool, and the next request reconnects.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED)
+        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+            dbapi_conn.rollback()  # the ping opened a transaction: hand the connection out clean
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection idle since {returned} is gone") from exc
+
+
 def make_engine(url: str, *, spatialite_path: str = "mod_spatialite", **kwargs: Any) -> Engine:
     """Create an engine for a SpatiaLite file or a PostGIS database.
 
@@ -113,8 +156,10 @@ def make_engine(url: str, *, spatialite_path: str = "mod_spatialite", **kwargs: 
         event.listen(engine, "begin", _begin_sqlite)
         return engine
     if sa_url.get_backend_name() == "postgresql":
-        kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(sa_url, **kwargs)
+        engine = create_engine(sa_url, **kwargs)
+        if not kwargs.get("pool_pre_ping"):
+            _ping_when_idle(engine)
+        return engine
     raise StoreError(f"unsupported database URL {sa_url.render_as_string(hide_password=True)!r}")
 
 
