@@ -36,6 +36,9 @@ from settings import PLACEHOLDER_SECRET, Settings
 from store.engine import get_engine
 
 logger = logging.getLogger(__name__)
+# The idle clock's resolution: a session ends between idle_minutes - 1 and idle_minutes after
+# its last request, and its cookie is re-signed at most once a minute.
+SEEN_EVERY_S = 60
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Routes that authenticate every request themselves (API keys, HTTP Basic) and never use the
 # session cookie: the partner and export APIs, and OGC API - Features for GIS clients.
@@ -152,7 +155,9 @@ def install(dash_app: Dash, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == "production" if secure is None else secure,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
-        SESSION_REFRESH_EACH_REQUEST=True,
+        # The cookie is written when the session changes: the idle clock below moves once a
+        # minute, so a page polling every few seconds does not re-sign its cookie each time.
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
     manager = flask_login.LoginManager()
     manager.session_protection = "basic"
@@ -186,10 +191,12 @@ def install(dash_app: Dash, settings: Settings) -> None:
         if not user.is_authenticated:
             return unauthorized()
         now = time.time()
-        if now - float(flask.session.get("seen", 0)) > idle_s:
+        seen = float(flask.session.get("seen", 0))
+        if now - seen > idle_s:
             signin.end_session(engine, reason="idle")
             return unauthorized()
-        flask.session["seen"] = now
+        if now - seen >= SEEN_EVERY_S:
+            flask.session["seen"] = now
         if user.must_change_password and req.endpoint not in signin.PASSWORD_ENDPOINTS:
             if wants_json():
                 return flask.make_response(flask.jsonify(error="password change required"), 403)

@@ -160,6 +160,27 @@ def test_idle_session_ends(engine: Engine, settings: Settings) -> None:
     assert _audit(engine, "signout") == [("officer", "ok", '{"reason": "idle"}')]
 
 
+def test_the_idle_clock_moves_once_a_minute(engine: Engine, settings: Settings) -> None:
+    """A polling page does not re-sign its cookie on every request; the clock still moves."""
+    from security.web import SEEN_EVERY_S
+
+    make_users(engine, settings, ("officer",))
+    client = _client(settings)
+    assert sign_in(client, "officer") == 302
+    first = client.get("/_dash-layout")
+    assert first.status_code == 200 and "Set-Cookie" not in first.headers
+    with client.session_transaction() as sess:
+        seen = sess["seen"]
+    assert client.get("/_dash-layout").status_code == 200
+    with client.session_transaction() as sess:
+        assert sess["seen"] == seen
+        sess["seen"] = time.time() - SEEN_EVERY_S - 1
+    moved = client.get("/_dash-layout")
+    assert moved.status_code == 200 and "watchfloor_session=" in moved.headers["Set-Cookie"]
+    with client.session_transaction() as sess:
+        assert sess["seen"] > time.time() - 5
+
+
 def test_one_time_password_must_be_changed_first(engine: Engine, settings: Settings) -> None:
     with session_scope(engine) as s:
         _, otp = add_user(
