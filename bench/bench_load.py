@@ -648,6 +648,9 @@ def run(report: Report) -> None:
                 rate=round(len(sent) / seconds, 1),
                 offered=rate * seconds,  # the lanes wait for each answer: a slow API sends less
             )
+            report.record(
+                f"load/{tag}/api events per second", len(sent) / seconds, "events/s", offered=rate
+            )
             report.record(f"load/{tag}/api events lost", len(lost), "events")
             report.record(f"load/{tag}/api events doubled", len(doubled), "events")
             report.record(f"load/{tag}/api events never accepted", never_accepted, "events")
@@ -668,6 +671,16 @@ def run(report: Report) -> None:
                 sys.stdout.write(f"    a probe poll without the new event at {miss}\n")
             for part, used in cpu.items():  # of the machine's cores, while the load ran
                 report.record(f"load/{tag}/cpu {part}", used / seconds, "cores", seconds=used)
+            # What the server spends on one answer (callbacks and API batches alike): the cores
+            # a deployment needs are about this times the requests per second it must answer.
+            answered = sum(len(stats.latency[kind]) for kind in (*KINDS, "api"))
+            report.record(
+                f"load/{tag}/server cpu per request",
+                1000 * cpu["server"] / max(answered, 1),
+                "ms",
+                requests=answered,
+                per_second=round(answered / seconds, 1),
+            )
             report.record(
                 f"load/{tag}/load duration",
                 seconds,

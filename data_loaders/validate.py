@@ -376,6 +376,15 @@ def _rejects(
     frame: pd.DataFrame, reasons: _Reasons, ok: npt.NDArray[np.bool_], row_offset: int = 0
 ) -> pd.DataFrame:
     bad = ~ok
+    if not bad.any():  # the usual batch: nothing to write out
+        return pd.DataFrame(
+            {
+                "row_number": np.zeros(0, dtype=np.int64),
+                "reason": np.zeros(0, dtype=object),
+                "detail": np.zeros(0, dtype=object),
+                "raw": np.zeros(0, dtype=object),
+            }
+        )
     raw_rows = frame[bad]
     raw_json = [json.dumps(rec, ensure_ascii=False) for rec in raw_rows.to_dict(orient="records")]
     return pd.DataFrame(
