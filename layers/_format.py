@@ -40,5 +40,11 @@ def category_label(category: pd.Series) -> pd.Series:
 
 
 def text(values: pd.Series) -> pd.Series:
-    """Escape user-supplied text for plotly hover labels, which accept a little HTML."""
-    return values.fillna("").astype(str).map(html.escape)
+    """Escape user-supplied text for plotly hover labels, which accept a little HTML.
+
+    Missing values become ``""``. Values repeat (places, agencies, markings): each distinct one
+    is escaped once.
+    """
+    codes, uniques = pd.factorize(values)  # missing -> -1, which picks the trailing ""
+    escaped = np.array([html.escape(str(u)) for u in uniques] + [""], dtype=object)
+    return pd.Series(escaped[codes], index=values.index, dtype=object)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 import numpy.typing as npt
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from security.roles import Viewer
 from security.visibility import visible_clause
-from store.columnar import event_columns
+from store.columnar import event_columns, rewrite_version
 from store.models import Event
 from store.models.vocab import EVENT_KINDS
 from store.queries.events import POINT_COLUMNS, event_points
@@ -22,6 +23,12 @@ from store.queries.hexagg import Selection, select_rows
 logger = logging.getLogger(__name__)
 
 _HELD = ("id", "t_us", "kind", "category", "agency", "handling", "severity", "lon", "lat")
+# Places (``location_text``) of events drawn lately, per database, while no event was updated or
+# deleted: a live redraw shows mostly the points it showed five seconds before.
+PLACES_KEPT = 100_000
+# database -> (events_rewrite token, (ids ascending, their places))
+_PLACES: dict[str, tuple[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]]] = {}
+_PLACES_LOCK = threading.Lock()
 
 
 def newest_points(
@@ -75,13 +82,20 @@ def snapshot_points(
     matches. Rows inserted after the snapshot appear with its next refresh, as in the counts.
     """
     if limit <= 0 or not filters.kinds:
-        return _frame({name: np.zeros(0) for name in _HELD}, pd.Series(dtype=object), ())
+        return _frame({name: np.zeros(0) for name in _HELD}, np.zeros(0, dtype=object), ())
     cols = event_columns(session=session)
     held = _newest(select_rows(cols, viewer, filters), limit)
     ids = held["id"]
     vocabs = (cols.categories, cols.agencies, cols.handlings)
     if not len(ids):
-        return _frame(held, pd.Series(dtype=object), vocabs)
+        return _frame(held, np.zeros(0, dtype=object), vocabs)
+    if rewrite_version(session=session) == cols.rewrite:
+        # No event was updated or deleted since the snapshot was loaded: every chosen row is in
+        # the database as the snapshot holds it, so only the places are needed, and a place
+        # read before is still right.
+        places = _known_places(session, cols.rewrite, ids.astype(np.int64))
+        if places is not None:
+            return _frame(held, places, vocabs)
     # The ids are rendered into the SQL as integer literals: thousands of bound parameters cost
     # more to convert (psycopg) than the primary-key lookups themselves.
     stmt = select(Event.id, Event.location_text).where(
@@ -96,7 +110,49 @@ def snapshot_points(
             "points: %d of %d rows changed under the snapshot", len(ids) - len(places), len(ids)
         )
         return None
-    return _frame(held, places, vocabs)
+    return _frame(held, places.reindex(ids.astype(np.int64)).to_numpy(dtype=object), vocabs)
+
+
+def _known_places(
+    session: Session, rewrite: int, ids: npt.NDArray[np.int64]
+) -> npt.NDArray[np.object_] | None:
+    """``location_text`` of ``ids`` (in their order): kept ones from memory, others by key.
+
+    ``None`` when a row is missing from the database (never expected while ``rewrite`` holds).
+    The kept places are sorted by id; the newest ``PLACES_KEPT`` events' are kept.
+    """
+    key = str(session.get_bind().url.render_as_string(hide_password=True))
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object))
+    with _PLACES_LOCK:
+        kept_rewrite, (kept_ids, kept_text) = _PLACES.get(key, (rewrite, empty))
+    if kept_rewrite != rewrite:
+        kept_ids, kept_text = empty
+    at = np.searchsorted(kept_ids, ids)
+    hit = np.zeros(len(ids), dtype=bool)
+    if len(kept_ids):
+        hit = kept_ids[np.minimum(at, len(kept_ids) - 1)] == ids
+    if hit.all():
+        return kept_text[at]
+    missing = np.unique(ids[~hit])
+    stmt = select(Event.id, Event.location_text).where(
+        Event.id.in_(bindparam("ids", expanding=True, literal_execute=True))
+    )
+    found = dict(session.execute(stmt, {"ids": missing.tolist()}).tuples().all())
+    if len(found) != len(missing):
+        return None
+    texts = np.empty(len(missing), dtype=object)
+    texts[:] = [found[i] for i in missing.tolist()]
+    into = np.searchsorted(kept_ids, missing)
+    all_ids, all_text = np.insert(kept_ids, into, missing), np.insert(kept_text, into, texts)
+    with _PLACES_LOCK:
+        _PLACES[key] = (rewrite, (all_ids[-PLACES_KEPT:], all_text[-PLACES_KEPT:]))
+    return all_text[np.searchsorted(all_ids, ids)]  # type: ignore[no-any-return]
+
+
+def forget_places() -> None:
+    """Forget every kept place (tests)."""
+    with _PLACES_LOCK:
+        _PLACES.clear()
 
 
 def _newest(rows: Selection, limit: int) -> dict[str, npt.NDArray[np.generic]]:
@@ -117,7 +173,7 @@ def _newest(rows: Selection, limit: int) -> dict[str, npt.NDArray[np.generic]]:
 
 def _frame(
     held: dict[str, npt.NDArray[np.generic]],
-    places: pd.Series,
+    places: npt.NDArray[np.object_],
     vocabs: tuple[tuple[str, ...], ...],
 ) -> pd.DataFrame:
     """The rows as ``event_points`` returns them (same columns, dtypes and Python values)."""
@@ -138,7 +194,7 @@ def _frame(
             "severity": held["severity"].astype(np.int64),
             "source_agency": agencies[held["agency"]],
             "handling": handlings[held["handling"]],
-            "location_text": places.reindex(ids).to_numpy(dtype=object),
+            "location_text": places,
         },
         columns=list(POINT_COLUMNS),
     )

@@ -180,3 +180,71 @@ def test_rows_changed_under_a_lagging_snapshot_fall_back_to_sql(loaded) -> None:
         sql = event_points(session=s, viewer=partner, filters=EventFilter(), limit=10**6)
     assert victim not in set(got["id"])
     pd.testing.assert_frame_equal(got, sql)
+
+
+def _place_reads(engine: Engine) -> list[str]:
+    """Collect the statements that read ``location_text`` (for the test's duration)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _spy(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "location_text" in statement:
+            seen.append(statement)
+
+    return seen
+
+
+def test_places_read_once_are_served_from_memory(loaded) -> None:
+    from store.queries import points
+
+    points.forget_places()
+    reads = _place_reads(loaded)
+    officer = VIEWERS[0]
+    with session_scope(loaded) as s:
+        first = snapshot_points(session=s, viewer=officer, filters=EventFilter(), limit=50)
+    assert len(reads) == 1
+    with session_scope(loaded) as s:
+        again = snapshot_points(session=s, viewer=officer, filters=EventFilter(), limit=50)
+        sql = event_points(session=s, viewer=officer, filters=EventFilter(), limit=50)
+    assert len(reads) == 2  # the SQL reference only: the places came from memory
+    assert first is not None and again is not None
+    pd.testing.assert_frame_equal(again, sql)
+    pd.testing.assert_frame_equal(first, sql)
+
+
+def test_an_updated_place_is_read_again(loaded) -> None:
+    officer = VIEWERS[0]
+    with session_scope(loaded) as s:
+        before = snapshot_points(session=s, viewer=officer, filters=EventFilter(), limit=20)
+    assert before is not None
+    victim = int(before["id"].iloc[3])
+    with session_scope(loaded) as s:
+        s.execute(update(Event).where(Event.id == victim).values(location_text="New Pier"))
+    with session_scope(loaded) as s:
+        after = snapshot_points(session=s, viewer=officer, filters=EventFilter(), limit=20)
+        sql = event_points(session=s, viewer=officer, filters=EventFilter(), limit=20)
+    assert after is not None
+    assert after.loc[after["id"] == victim, "location_text"].tolist() == ["New Pier"]
+    pd.testing.assert_frame_equal(after, sql)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(filters=filters_st, viewer=st.sampled_from(VIEWERS))
+def test_older_points_than_the_kept_places_are_right(loaded, filters, viewer) -> None:
+    """With room for a few places only, older rows are read by key and still right."""
+    from store.queries import points
+
+    kept = points.PLACES_KEPT
+    points.PLACES_KEPT = 7
+    try:
+        with session_scope(loaded) as s:
+            got = snapshot_points(session=s, viewer=viewer, filters=filters, limit=10**6)
+            sql = event_points(session=s, viewer=viewer, filters=filters, limit=10**6)
+    finally:
+        points.PLACES_KEPT = kept
+    assert got is not None
+    pd.testing.assert_frame_equal(got, sql)

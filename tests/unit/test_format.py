@@ -1,12 +1,16 @@
-"""Hover-text formatting: local times as ``strftime`` writes them, across DST changes."""
+"""Hover-text formatting: local times as ``strftime`` writes them, across DST changes; escaping."""
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from layers._format import local_time
+from layers._format import local_time, text
 
 
 @pytest.mark.parametrize("tz", ["America/New_York", "UTC", "Australia/Lord_Howe"])
@@ -25,3 +29,17 @@ def test_local_time_equals_strftime_across_dst(tz: str) -> None:
     got = local_time(times, tz)
     pd.testing.assert_series_equal(got, expected, check_dtype=False)
     assert local_time(times.iloc[:0], tz).tolist() == []
+
+
+@given(
+    st.lists(
+        st.one_of(st.none(), st.sampled_from(["A & B", "<b>", "", 'O\'Hara "St"']), st.text()),
+        max_size=40,
+    )
+)
+def test_text_escapes_each_value_as_html_escape_does(values: list[str | None]) -> None:
+    """Each distinct value is escaped once; the answer is the element-wise one, in order."""
+    series = pd.Series(values, index=np.arange(len(values))[::-1] * 7, dtype=object)
+    out = text(series)
+    assert out.index.equals(series.index) and out.dtype == object
+    assert out.tolist() == ["" if v is None else html.escape(v) for v in values]
