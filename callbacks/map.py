@@ -9,6 +9,7 @@ from dash import (
     ClientsideFunction,
     Input,
     Output,
+    Patch,
     State,
     callback,
     clientside_callback,
@@ -17,6 +18,7 @@ from dash import (
 )
 
 from callbacks import _context
+from callbacks._answer import plain
 from callbacks._state import ViewState, WindowState
 from layers import viewport as vp
 from layers.payload import map_payload
@@ -210,11 +212,13 @@ def update_map_figure(
         # The live poll compares it with the data version (callbacks/live.py).
         "drawn": str(view.data_token),
     }
+    # Plain data only (a component or the Patch would send the whole answer, points and all,
+    # through plotly's slow JSON walk: callbacks/_answer.py).
     return (
-        payload.spec,
+        plain(payload.spec) if isinstance(payload.spec, Patch) else payload.spec,
         payload.cells if payload.cells is not None else no_update,
         store,
-        summary.summary_children(view),
+        plain(summary.summary_children(view)),
         " ".join([*view.notes, *problem]),
         summary.window_text(view.window, settings.timezone),
         summary.data_through_text(view, settings.timezone),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 
 import pandas as pd
+import pytest
 
 import layers.viewport as vp
 from analytics.timebuckets import TimeWindow
@@ -51,6 +52,17 @@ def test_step_window_keeps_local_midnights_over_dst() -> None:
     moved = step_window(w, TZ)
     assert pd.Timestamp(moved.start_at) == pd.Timestamp("2023-03-12 05:00", tz="UTC")
     assert pd.Timestamp(moved.end_at) == pd.Timestamp("2023-03-13 04:00", tz="UTC")
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Australia/Lord_Howe", "UTC"])
+def test_timeline_days_are_the_local_dates_of_the_day_starts(tz: str) -> None:
+    # Local midnights across both DST changes of a year, as the day buckets start.
+    starts = pd.date_range("2023-01-01", "2024-01-05", freq="D", tz=tz).tz_convert("UTC")
+    frame = pd.DataFrame({"bucket_start": starts, "suspicious": 0, "incident": 1})
+    days = timeline_figure(frame, None, tz)["data"][0]["x"]
+    assert days == [t.tz_convert(tz).strftime("%Y-%m-%d") for t in starts]
+    assert all(type(d) is str for d in days)
+    assert timeline_figure(frame.iloc[:0], None, tz)["data"][0]["x"] == []
 
 
 def test_timeline_figure_stacks_kinds_and_shades_the_window() -> None:
