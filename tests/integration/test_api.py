@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from security.apikeys import agency_for_key, create_key, revoke_key
 from settings import Settings
@@ -65,6 +65,25 @@ def test_keys_are_stored_hashed_and_revocable(engine: Engine, key: str) -> None:
         assert agency_for_key(session=s, key="wf_nope_nope") is None
         assert revoke_key(session=s, prefix=stored.prefix) == 1
         assert agency_for_key(session=s, key=key) is None
+
+
+def test_a_keys_last_use_is_written_once_a_minute(engine: Engine, key: str) -> None:
+    from security.apikeys import LAST_USE_EVERY
+
+    with session_scope(engine) as s:
+        assert agency_for_key(session=s, key=key) == "MSP"
+    with session_scope(engine) as s:
+        first = s.execute(select(ApiKey.last_used_at)).scalar_one()
+        assert first is not None
+        assert agency_for_key(session=s, key=key) == "MSP"
+        assert not s.dirty  # within the minute: the row is not written
+    with session_scope(engine) as s:
+        assert s.execute(select(ApiKey.last_used_at)).scalar_one() == first
+        s.execute(update(ApiKey).values(last_used_at=first - LAST_USE_EVERY))
+    with session_scope(engine) as s:
+        assert agency_for_key(session=s, key=key) == "MSP"
+    with session_scope(engine) as s:
+        assert s.execute(select(ApiKey.last_used_at)).scalar_one() > first
 
 
 def test_post_events_takes_the_agency_from_the_key(
