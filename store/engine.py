@@ -159,8 +159,9 @@ def make_engine(url: str, *, spatialite_path: str = "mod_spatialite", **kwargs: 
         # A gunicorn worker's threads (8 in the load bench) and its background jobs each hold a
         # connection: with SQLAlchemy's default of 5 kept, the rest were opened and closed per
         # request (a new server process each, about two a second under the load bench).
-        kwargs.setdefault("pool_size", 12)
-        kwargs.setdefault("max_overflow", 20)
+        if "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", 12)
+            kwargs.setdefault("max_overflow", 20)
         engine = create_engine(sa_url, **kwargs)
         if not kwargs.get("pool_pre_ping"):
             _ping_when_idle(engine)
