@@ -165,3 +165,52 @@ def test_times_are_stored_in_utc(engine: Engine, settings: Settings) -> None:
         got = dict(s.execute(select(Event.external_id, Event.occurred_at)).all())
     assert pd.Timestamp(got["T2-0"]) == pd.Timestamp("2023-03-12 06:30", tz="UTC")
     assert pd.Timestamp(got["T2-1"]) == pd.Timestamp("2023-03-12 07:30", tz="UTC")
+
+
+def test_small_and_staged_upserts_store_the_same(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partner's small batch skips the staging table: same counts, rows and revisions."""
+    from store import bulk
+
+    base = raw_events(60, seed=11)
+    changed = base.frame.copy()
+    changed.loc[[3, 17], "STREET"] = "ELSEWHERE ST"
+    changed.loc[40, "OFFENSE_DESCRIPTION"] = "BOMB THREAT"
+    # Back to the first content (three updates) and ten new rows.
+    more = pd.concat([base.frame, raw_events(10, seed=12).frame], ignore_index=True)
+    counts = {}
+    for source, rows in (("STAGED", 0), ("SMALL", 10**6)):
+        monkeypatch.setattr(bulk, "SMALL_BATCH_ROWS", rows)
+        profile = load_profile("bpd_incidents").model_copy(update={"source": source})
+        steps = []
+        for frame in (base.frame, base.frame, changed, more):
+            summary = ingest_table(
+                engine,
+                RawTable(frame=frame),
+                profile,
+                origin="test.csv",
+                sha256=None,
+                area=None,
+                store_res=settings.h3_store_res,
+            )
+            steps.append((summary.inserted, summary.updated, summary.unchanged))
+        counts[source] = steps
+    # The first batch of a source is not a first load into an empty table for the second one.
+    assert counts["STAGED"][1:] == counts["SMALL"][1:] == [(0, 0, 60), (0, 3, 57), (10, 3, 57)]
+    with session_scope(engine) as s:
+        rows = pd.read_sql(select(Event), s.connection())
+        revisions = pd.read_sql(
+            select(Event.source_agency, Event.external_id, EventRevision.content)
+            .join(EventRevision, EventRevision.event_id == Event.id),
+            s.connection(),
+        )
+    skip = ["id", "source_agency", "batch_id", "created_at", "updated_at", "review_at"]
+    staged, small = (
+        rows[rows["source_agency"] == src].drop(columns=skip).sort_values("external_id")
+        for src in ("STAGED", "SMALL")
+    )
+    assert len(staged) == len(small) == 70
+    pd.testing.assert_frame_equal(staged.reset_index(drop=True), small.reset_index(drop=True))
+    per_source = revisions.groupby("source_agency")["external_id"].apply(sorted).to_dict()
+    assert per_source["STAGED"] == per_source["SMALL"] and len(per_source["SMALL"]) == 6
