@@ -201,8 +201,9 @@ def test_small_and_staged_upserts_store_the_same(
     with session_scope(engine) as s:
         rows = pd.read_sql(select(Event), s.connection())
         revisions = pd.read_sql(
-            select(Event.source_agency, Event.external_id, EventRevision.content)
-            .join(EventRevision, EventRevision.event_id == Event.id),
+            select(Event.source_agency, Event.external_id, EventRevision.content).join(
+                EventRevision, EventRevision.event_id == Event.id
+            ),
             s.connection(),
         )
     skip = ["id", "source_agency", "batch_id", "created_at", "updated_at", "review_at"]
