@@ -27,9 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-from sqlalchemy import Connection, Table, bindparam, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Table, bindparam, text
 from sqlalchemy.orm import Session
 
 from store.base import utcnow
@@ -40,8 +38,6 @@ from store.types import UTCDateTime
 logger = logging.getLogger(__name__)
 
 _STAGE = "wf_stage"
-# Up to this many rows an upsert reads and writes them directly (``_small_upsert``).
-SMALL_BATCH_ROWS = 500
 # Staged times on SQLite must match SQLAlchemy's DATETIME storage, "%Y-%m-%d %H:%M:%S.%f".
 _SQLITE_BULK_CACHE_KIB = 128 * 1024
 _SQLITE_DEFAULT_CACHE = -2000  # SQLite's default: about 2 MiB
@@ -88,15 +84,6 @@ def staged_upsert(
     if all_new:
         _insert_direct(session, table, frame, source_agency=source_agency, batch_id=batch_id)
         return len(frame), 0, 0
-    if len(frame) <= SMALL_BATCH_ROWS:
-        return _small_upsert(
-            session,
-            table,
-            frame,
-            source_agency=source_agency,
-            batch_id=batch_id,
-            before_update=before_update,
-        )
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE}")
     ddl = ", ".join(f"{c} {table.c[c].type.compile(dialect=conn.dialect)}" for c in columns)
     conn.exec_driver_sql(f"CREATE TEMP TABLE {_STAGE} ({ddl})")
@@ -140,64 +127,6 @@ def staged_upsert(
     conn.exec_driver_sql(f"DROP TABLE {_STAGE}")
     new, changed = int(new), int(changed)
     return new, changed, len(frame) - new - changed
-
-
-def _small_upsert(
-    session: Session,
-    table: Table,
-    frame: pd.DataFrame,
-    *,
-    source_agency: str,
-    batch_id: int,
-    before_update: Callable[[list[int]], None] | None,
-) -> tuple[int, int, int]:
-    """:func:`staged_upsert` for a few rows (a partner's API batch), without the staging table.
-
-    One keyed read of the rows' current content hashes, then one ``INSERT ... ON CONFLICT DO
-    UPDATE ... WHERE the content changed`` of the new and changed rows only: for ten rows the
-    staging table's seven round trips and its DDL (create, analyze, drop: catalog writes on
-    every batch) cost more than the rows. Same counts, revisions and stored values.
-    """
-    conn = session.connection()
-    keys = frame["external_id"].astype(str).tolist()
-    hashes = frame["content_hash"].tolist()
-    held = {
-        row.external_id: (row.id, row.content_hash)
-        for row in conn.execute(
-            select(table.c.external_id, table.c.id, table.c.content_hash).where(
-                table.c.source_agency == source_agency, table.c.external_id.in_(keys)
-            )
-        )
-    }
-    fresh = [key not in held for key in keys]
-    changed = [
-        not new and held[key][1] != h for key, h, new in zip(keys, hashes, fresh, strict=True)
-    ]
-    changed_ids = [held[key][0] for key, c in zip(keys, changed, strict=True) if c]
-    if changed_ids and before_update is not None:
-        before_update(changed_ids)
-    write = frame[np.logical_or(fresh, changed)]
-    if len(write):
-        now = utcnow()
-        rows = write.astype(object).where(write.notna(), None).to_dict("records")
-        for row in rows:
-            row.update(
-                geometry=f"SRID=4326;POINT({row['lon']!r} {row['lat']!r})",
-                source_agency=source_agency,
-                batch_id=batch_id,
-                created_at=now,
-                updated_at=now,
-            )
-        insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
-        kept = [c for c in frame.columns if c not in ("external_id", "review_at")]
-        stmt = insert.on_conflict_do_update(
-            index_elements=[table.c.source_agency, table.c.external_id],
-            set_={c: insert.excluded[c] for c in [*kept, "geometry", "batch_id", "updated_at"]},
-            where=table.c.content_hash != insert.excluded.content_hash,
-        )
-        conn.execute(stmt, rows)
-    new = sum(fresh)
-    return new, len(changed_ids), len(frame) - new - len(changed_ids)
 
 
 def _time_strings(col: pd.Series, suffix: str = "") -> npt.NDArray[np.str_]:
