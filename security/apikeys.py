@@ -21,9 +21,10 @@ from store.models import ApiKey
 # 12 hex characters: never begins with "-" (a prefix like "-Ab3..." was read by the CLI's
 # ``apikeys revoke PREFIX`` as an option, so about 1 key in 32 could not be revoked) and holds
 # no "_" (the key's separator).
-LAST_USE_EVERY = timedelta(minutes=1)
 _PREFIX_BYTES = 6
 _SECRET_BYTES = 32
+# A key's last use is recorded to the minute.
+LAST_USE_EVERY = timedelta(minutes=1)
 
 
 def _hash(key: str) -> str:

@@ -96,13 +96,14 @@ def _ping_when_idle(engine: Engine) -> None:
 
     Notes
     -----
-    ``pool_pre_ping`` pings on every checkout: one extra round trip per request, which was
-    8 % of the server's CPU under the load bench. A connection that was in use a moment ago is
-    very likely alive; one that sat idle (a database restart, a proxy's idle timeout) is
-    tested first, and a dead one is replaced before the request sees it (SQLAlchemy's
-    documented checkout-event recipe: ``DisconnectionError`` makes the pool try a fresh
-    connection). A server that goes away within the window fails the statements in flight
-    once; SQLAlchemy then invalidates the pool, and the next request reconnects.
+    ``pool_pre_ping`` pings on every checkout: one extra round trip per session, several per
+    request (8 % of py-spy's samples of the workers under the load bench, most of it
+    waiting). A connection that was in use a moment ago is very likely alive; one that sat
+    idle (a database restart, a proxy's idle timeout) is tested first, and a dead one is
+    replaced before the request sees it (SQLAlchemy's documented checkout-event recipe:
+    ``DisconnectionError`` makes the pool try a fresh connection). A server that goes away
+    within the window fails the statements in flight once; SQLAlchemy then invalidates the
+    pool, and the next request reconnects.
     """
     dialect = engine.dialect
 
