@@ -8,7 +8,7 @@ import pandas as pd
 from dash import dcc, html
 
 from settings import Settings
-from store.queries.feed import FeedItem, FlagAlert
+from store.queries.feed import UNSEEN_COUNTED, FeedItem, FlagAlert
 from ui import ids
 
 THEME_OPTIONS = [{"label": "Light", "value": "light"}, {"label": "Dark", "value": "dark"}]
@@ -125,13 +125,13 @@ def feed_children(items: Sequence[FeedItem], seen_id: int, tz: str) -> list[html
     return out
 
 
-def unseen_text(count: int) -> str:
-    """Return the "since you last looked" line."""
-    return (
-        "Nothing new since you last looked"
-        if count == 0
-        else f"{count:,} new since you last looked"
-    )
+def unseen_text(count: int, at_most: int = UNSEEN_COUNTED) -> str:
+    """Return the "since you last looked" line (``count`` above ``at_most``: "more than")."""
+    if count == 0:
+        return "Nothing new since you last looked"
+    if count > at_most:
+        return f"More than {at_most:,} new since you last looked"
+    return f"{count:,} new since you last looked"
 
 
 def alert_children(alerts: Sequence[FlagAlert]) -> list[object]:

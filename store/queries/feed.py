@@ -163,14 +163,26 @@ def newest_event_id(*, session: Session, viewer: Viewer) -> int:
     return int(session.execute(stmt).scalar_one() or 0)
 
 
-def unseen_count(*, session: Session, viewer: Viewer, after_id: int) -> int:
-    """Return how many events ``viewer`` may see were stored after event ``after_id``."""
-    stmt = (
-        select(func.count())
-        .select_from(Event)
+# The "since you last looked" count stops here: past it the line says "more than".
+UNSEEN_COUNTED = 10_000
+
+
+def unseen_count(
+    *, session: Session, viewer: Viewer, after_id: int, at_most: int = UNSEEN_COUNTED
+) -> int:
+    """Return how many events ``viewer`` may see were stored after event ``after_id``.
+
+    Counts at most ``at_most + 1`` (more than ``at_most`` reads as ``at_most + 1``): a page that
+    was never acknowledged through a busy shift would otherwise count every event since, every
+    five seconds, on every open dashboard.
+    """
+    newer = (
+        select(Event.id)
         .where(Event.id > after_id, visible_clause(viewer, Event))
+        .limit(at_most + 1)
+        .subquery()
     )
-    return int(session.execute(stmt).scalar_one())
+    return int(session.execute(select(func.count()).select_from(newer)).scalar_one())
 
 
 def flag_alerts(

@@ -100,9 +100,12 @@ def test_feed_is_newest_first_and_visibility_filtered(engine: Engine, settings: 
         assert all(i.place for i in partner)
         assert newest_event_id(session=s, viewer=PARTNER_A) == seen_partner[0]
         middle = seen_partner[len(seen_partner) // 2]
-        assert unseen_count(session=s, viewer=PARTNER_A, after_id=middle) == sum(
-            1 for i in seen_partner if i > middle
-        )
+        newer = sum(1 for i in seen_partner if i > middle)
+        assert unseen_count(session=s, viewer=PARTNER_A, after_id=middle) == newer
+        # Bounded: past ``at_most`` the count stops at ``at_most + 1`` ("more than").
+        assert newer > 3
+        assert unseen_count(session=s, viewer=PARTNER_A, after_id=middle, at_most=3) == 4
+        assert unseen_count(session=s, viewer=PARTNER_A, after_id=middle, at_most=newer) == newer
 
 
 def test_flag_alerts_new_escalated_and_acknowledged(engine: Engine) -> None:

@@ -33,6 +33,8 @@ def test_feed_children_mark_unseen_items_and_show_local_time() -> None:
 def test_unseen_text_and_alert_children() -> None:
     assert unseen_text(0) == "Nothing new since you last looked"
     assert unseen_text(1234) == "1,234 new since you last looked"
+    assert unseen_text(10_000) == "10,000 new since you last looked"
+    assert unseen_text(10_001) == "More than 10,000 new since you last looked"
     assert alert_children([]) == []
     title, listing = alert_children(
         [FlagAlert(3, True, 4.25, 12, "South Station", AT), FlagAlert(4, False, 2.0, 5, "", AT)]
