@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     signin_rate_per_minute: int = 10
     sar_review_years: int = 5
     cookie_secure: bool | None = None
+    # Cost of a password hash: an argon2-cffi profile (argon2.profiles). The default is RFC 9106's
+    # second recommendation (argon2id, t=3, 64 MiB, 4 lanes, ~0.2 s a hash). CHEAPEST exists for
+    # the test suite only (each sign-in of a test would otherwise cost that 0.2 s of CPU) and is
+    # refused in production. A stored hash names its own parameters, so changing the profile
+    # never locks anyone out.
+    password_hash_profile: Literal["RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST"] = (
+        "RFC_9106_LOW_MEMORY"
+    )
     # Shared state between processes (issue #8, #6): a Redis URL such as redis://127.0.0.1:6379/0
     # for the aggregate cache and the sign-in rate limit; unset means in-process only (one worker).
     redis_url: str | None = None
@@ -155,6 +163,10 @@ class Settings(BaseSettings):
     def _check_production(self) -> Settings:
         if self.env == "production" and self.secret_key in ("", PLACEHOLDER_SECRET):
             raise ValueError("WATCHFLOOR_SECRET_KEY must be set to a real secret in production")
+        if self.env == "production" and self.password_hash_profile == "CHEAPEST":
+            raise ValueError(
+                "WATCHFLOOR_PASSWORD_HASH_PROFILE=CHEAPEST is for tests, not production"
+            )
         if self.h3_default_res > self.h3_store_res:
             raise ValueError("h3_default_res must not be finer than h3_store_res")
         if self.detect_res > self.h3_store_res:

@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# argon2-cffi's defaults follow RFC 9106's second recommendation (argon2id, 64 MiB, t=3).
-_HASHER = PasswordHasher()
-# A valid hash of a random secret: unknown usernames are checked against it, so a sign-in
-# attempt takes as long whether or not the user exists.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+from settings import get_settings
+
 MIN_LENGTH = 12
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    """The hasher of the configured profile (``WATCHFLOOR_PASSWORD_HASH_PROFILE``)."""
+    return PasswordHasher.from_parameters(getattr(profiles, get_settings().password_hash_profile))
+
+
+@cache
+def _dummy_hash() -> str:
+    # A valid hash of a random secret: unknown usernames are checked against it, so a sign-in
+    # attempt takes as long whether or not the user exists.
+    return _hasher().hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
     """Return the argon2id hash of ``password``."""
-    return _HASHER.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Return whether ``password`` matches ``password_hash`` (``None``: compare to a dummy)."""
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher().verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

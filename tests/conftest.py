@@ -12,6 +12,12 @@ from hypothesis import settings as hypothesis_settings
 hypothesis_settings.register_profile("watchfloor", deadline=None)
 hypothesis_settings.load_profile("watchfloor")
 
+# Password hashes at argon2-cffi's cheapest profile in this process and every app and command it
+# starts: the production cost (~0.2 s of CPU a hash or a sign-in) was a quarter of the suite's
+# time. The hashing and checking code is the same; the production profile is asserted in
+# tests/unit/test_security_rules.py and a test's own environment may still choose another.
+os.environ.setdefault("WATCHFLOOR_PASSWORD_HASH_PROFILE", "CHEAPEST")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

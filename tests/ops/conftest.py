@@ -49,6 +49,8 @@ def profile(postgis_url: str, redis_url: str, tmp_path: Path) -> Iterator[Profil
     env = {
         "DATABASE_URL": url,
         "WATCHFLOOR_ENV": "production",
+        # Production refuses the suite's cheap password hashes (tests/conftest.py).
+        "WATCHFLOOR_PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
         "WATCHFLOOR_SECRET_KEY": secrets.token_hex(32),
         "WATCHFLOOR_REDIS_URL": redis_url,
         "WATCHFLOOR_PORT": str(port),

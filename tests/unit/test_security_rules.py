@@ -56,6 +56,39 @@ def test_passwords_hash_verify_and_policy() -> None:
     assert policy_problem("twelve chars", "bob") is None
 
 
+def test_password_hashes_cost_rfc_9106_by_default_and_cheap_only_outside_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from argon2 import extract_parameters, profiles
+
+    from security import passwords
+    from settings import get_settings
+
+    cheap = hash_password("a passphrase")  # the suite's profile (tests/conftest.py)
+    assert extract_parameters(cheap) == profiles.CHEAPEST
+    # What a deployment gets when it sets nothing: hashed through the same function.
+    monkeypatch.delenv("WATCHFLOOR_PASSWORD_HASH_PROFILE")
+    assert Settings().password_hash_profile == "RFC_9106_LOW_MEMORY"
+    get_settings.cache_clear()
+    passwords._hasher.cache_clear()
+    try:
+        production = hash_password("a passphrase")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        passwords._hasher.cache_clear()
+    assert production.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    # A stored hash names its own cost: changing the profile locks nobody out.
+    assert verify_password(production, "a passphrase") and verify_password(cheap, "a passphrase")
+    assert extract_parameters(hash_password("x" * 12)) == profiles.CHEAPEST  # restored
+    monkeypatch.delenv("WATCHFLOOR_PASSWORD_HASH_PROFILE")
+    with pytest.raises(ValidationError, match="CHEAPEST is for tests"):
+        Settings(env="production", secret_key="s" * 32, password_hash_profile="CHEAPEST")
+    assert Settings(env="production", secret_key="s" * 32).password_hash_profile == (
+        "RFC_9106_LOW_MEMORY"
+    )
+
+
 def test_audit_csv_neutralises_formulas() -> None:
     row = AuditEntry(
         id=1,
@@ -71,7 +104,8 @@ def test_audit_csv_neutralises_formulas() -> None:
     assert parsed[0]["username"] == "'=HYPERLINK(1)" and parsed[0]["object"] == "'-x"
 
 
-def test_production_refuses_the_placeholder_secret() -> None:
+def test_production_refuses_the_placeholder_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WATCHFLOOR_PASSWORD_HASH_PROFILE")  # the suite's: refused in production
     with pytest.raises(ValidationError, match="SECRET_KEY"):
         Settings(env="production")
     assert Settings(env="production", secret_key="s" * 40).secret_key == "s" * 40
