@@ -305,15 +305,12 @@ def test_exp004_a_drawn_lasso_limits_the_summary_and_the_export(
         == "lasso",
     )
     drawn = d.execute_script(UNPROJECT_JS, [list(p) for p in LASSO_PX])
-    chain = ActionChains(d).move_to_element_with_offset(graph, *LASSO_PX[0]).click_and_hold()
-    previous = LASSO_PX[0]
+    # One move per corner: plotly's lasso is the polygon of the mouse's positions, and it
+    # re-styles every point trace on each move (with software WebGL, ~0.5 s a move).
+    chain = ActionChains(d, duration=50)
+    chain.move_to_element_with_offset(graph, *LASSO_PX[0]).click_and_hold()
     for point in [*LASSO_PX[1:], LASSO_PX[0]]:
-        # Small steps, as a hand moves: plotly samples the path from the mouse moves.
-        for k in range(1, 5):
-            x = previous[0] + (point[0] - previous[0]) * k / 4
-            y = previous[1] + (point[1] - previous[1]) * k / 4
-            chain.move_to_element_with_offset(graph, int(x), int(y))
-        previous = point
+        chain.move_to_element_with_offset(graph, *point)
     chain.release().perform()
     summary = _wait(d, lambda d: "Area: drawn area" in d.find_element(By.ID, "area-summary").text)
     assert summary
