@@ -581,8 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--json", action="store_true", help="print one JSON object")
     seed.set_defaults(func=cmd_seed_demo)
 
-    from exports.formats import FORMATS
-    from exports.service import EXPORT_LAYERS
+    from exports.names import EXPORT_LAYERS, FORMATS
 
     exp = sub.add_parser("export", help="export a filtered layer (or all) to a GIS format")
     exp.add_argument("--layer", required=True, choices=[*EXPORT_LAYERS, "all"])
@@ -783,7 +782,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     enable_detection_after_ingest(get_settings())
     from data_loaders.errors import IngestError
-    from reports.briefing import BriefingError
+    from reports.errors import BriefingError
     from security.users import AccountError
     from store.errors import StoreError
 

@@ -22,14 +22,14 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-ExportFormat = Literal["geojson", "csv", "gpkg", "shp", "kml", "kmz"]
-FORMATS: tuple[ExportFormat, ...] = ("geojson", "csv", "gpkg", "shp", "kml", "kmz")
+from exports.names import FORMATS, ExportFormat
+
 SUFFIX: dict[str, str] = {
     "geojson": ".geojson",
     "csv": ".csv",

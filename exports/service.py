@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from analytics.cells import cells_to_polygons, cells_to_str
 from analytics.timebuckets import TimeWindow
-from exports.formats import ExportFormat, write_layers
+from exports.formats import write_layers
+from exports.names import EXPORT_LAYERS, ExportFormat
 from security.caveats import most_restrictive
 from security.roles import Viewer
 from store.queries import hex_counts
@@ -28,15 +29,6 @@ from store.queries.flags import flag_rows
 
 logger = logging.getLogger(__name__)
 
-EXPORT_LAYERS: tuple[str, ...] = (
-    "suspicious",
-    "incidents",
-    "sites",
-    "hexes",
-    "flags",
-    "regions",
-    "hazards",
-)
 _AREA_KIND = {"regions": "region", "hazards": "hazard"}
 _KIND = {"suspicious": "suspicious", "incidents": "incident"}
 

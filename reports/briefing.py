@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from analytics.cells import cells_to_parent
 from analytics.timebuckets import TimeWindow
+from reports.errors import BriefingError
 from reports.regional import filtered_picture, open_flags_inside, previous_window
 from reports.static_map import render_map_png
 from security.caveats import most_restrictive
@@ -36,10 +37,6 @@ _TEMPLATES = jinja2.Environment(
 )
 MARKING_COLORS = {"TLP:CLEAR": "#ffffff", "TLP:GREEN": "#33ff00", "TLP:RED": "#ff2b2b"}
 CHROMIUM_HINT = "the PDF needs Chromium: sudo apt-get install -y chromium"
-
-
-class BriefingError(RuntimeError):
-    """The briefing cannot be made (no such area, no Chromium for the PDF)."""
 
 
 @dataclass(frozen=True)

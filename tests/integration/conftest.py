@@ -29,6 +29,25 @@ def spatialite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def spatialite_demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SpatiaLite file with the whole demo kit loaded, loaded once per worker.
+
+    The modules that read the demo copy it (a file copy, ~0.1 s) instead of loading the kit
+    again (~4 s each); loading itself is tested in test_ingest.py.
+    """
+    from data_loaders.demo import seed_demo
+
+    path = tmp_path_factory.mktemp("demo-template") / "demo.sqlite"
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_demo(engine, Settings(database_url=url, env="test"))
+    engine.dispose()
+    dispose_engines()
+    return path
+
+
 def _schema_url(base_url: str, schema: str) -> str:
     # libpq 'options' in the URL: every connection, the app's included, uses the test schema.
     sep = "&" if "?" in base_url else "?"
@@ -84,16 +103,19 @@ def demo_db(
 
     if request.param == "spatialite":
         path = tmp_path_factory.mktemp("demo") / "demo.sqlite"
+        shutil.copy(request.getfixturevalue("spatialite_demo_template"), path)
         url = f"sqlite:///{path}"
-        cleanup = None
-    else:
-        base = request.getfixturevalue("postgis_url")
-        schema = f"d_{uuid.uuid4().hex[:12]}"
-        admin = make_engine(base)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = _schema_url(base, schema)
-        cleanup = (admin, schema)
+        eng = make_engine(url)
+        yield eng, Settings(database_url=url, env="test")
+        eng.dispose()
+        dispose_engines()
+        return
+    base = request.getfixturevalue("postgis_url")
+    schema = f"d_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = _schema_url(base, schema)
     settings = Settings(database_url=url, env="test")
     eng = make_engine(url)
     upgrade(eng)
@@ -101,8 +123,6 @@ def demo_db(
     yield eng, settings
     eng.dispose()
     dispose_engines()
-    if cleanup:
-        admin, schema = cleanup
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,9 +34,15 @@ def _manage(url: str, *args: str, check: bool = True) -> subprocess.CompletedPro
     )
 
 
-def test_cli_export_and_briefing_are_audited(tmp_path: Path) -> None:
+def test_cli_export_and_briefing_are_audited(
+    tmp_path: Path, spatialite_demo_template: Path
+) -> None:
+    shutil.copy(spatialite_demo_template, tmp_path / "wf.sqlite")
     url = f"sqlite:///{tmp_path / 'wf.sqlite'}"
-    _manage(url, "seed-demo")
+    # The demo kit is in (loaded once per test worker): seed-demo from the command line skips
+    # every file already loaded and says so (the load itself: test_ingest.py).
+    seeded = json.loads(_manage(url, "seed-demo", "--json").stdout)
+    assert seeded["batches"] and all(b["already_loaded"] for b in seeded["batches"])
     exported_run = _manage(
         url,
         "export",
