@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 
 from settings import Settings
 from store.engine import dispose_engines, make_engine
@@ -94,35 +94,73 @@ def settings(db_url: str) -> Settings:
     return Settings(database_url=db_url, env="test")
 
 
+@pytest.fixture(scope="session")
+def postgis_demo_template(postgis_url: str) -> Iterator[str]:
+    """Name of a PostGIS database with the whole demo kit loaded, loaded once per worker.
+
+    Each module's demo database is ``CREATE DATABASE ... TEMPLATE`` of it (~0.2 s) instead of
+    loading the kit again (~3-4 s); loading itself is tested in test_ingest.py.
+    """
+    from data_loaders.demo import seed_demo
+
+    name = f"wf_demo_tpl_{uuid.uuid4().hex[:12]}"
+    _create_database(postgis_url, name)
+    url = _database_url(postgis_url, name)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    upgrade(engine)
+    seed_demo(engine, Settings(database_url=url, env="test"))
+    engine.dispose()
+    dispose_engines()  # a template takes no copies while anyone is connected to it
+    try:
+        yield name
+    finally:
+        _drop_database(postgis_url, name)
+
+
+def _database_url(base_url: str, name: str) -> str:
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _create_database(base_url: str, name: str, template: str | None = None) -> None:
+    admin = make_engine(base_url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
+    admin.dispose()
+
+
+def _drop_database(base_url: str, name: str) -> None:
+    admin = make_engine(base_url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def demo_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Engine, Settings]]:
-    """One database per backend and module with the whole demo kit loaded (read-only tests)."""
-    from data_loaders.demo import seed_demo
+    """One database per backend and module with the whole demo kit loaded (read-only tests).
 
+    Each is a copy of the worker's loaded template: a file copy on SpatiaLite, a database
+    created from the template on PostGIS.
+    """
     if request.param == "spatialite":
         path = tmp_path_factory.mktemp("demo") / "demo.sqlite"
         shutil.copy(request.getfixturevalue("spatialite_demo_template"), path)
         url = f"sqlite:///{path}"
-        eng = make_engine(url)
+    else:
+        base = request.getfixturevalue("postgis_url")
+        name = f"wf_demo_{uuid.uuid4().hex[:12]}"
+        _create_database(base, name, template=request.getfixturevalue("postgis_demo_template"))
+        url = _database_url(base, name)
+    eng = make_engine(url)
+    try:
         yield eng, Settings(database_url=url, env="test")
+    finally:
         eng.dispose()
         dispose_engines()
-        return
-    base = request.getfixturevalue("postgis_url")
-    schema = f"d_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = _schema_url(base, schema)
-    settings = Settings(database_url=url, env="test")
-    eng = make_engine(url)
-    upgrade(eng)
-    seed_demo(eng, settings)
-    yield eng, settings
-    eng.dispose()
-    dispose_engines()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+        if request.param == "postgis":
+            _drop_database(base, name)
