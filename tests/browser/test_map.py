@@ -119,6 +119,22 @@ def test_map004_no_console_errors_and_no_request_leaves_the_machine(
             if url.scheme in ("http", "https", "ws", "wss"):
                 hosts.add(url.hostname)
     assert hosts == {"127.0.0.1"}
+    # A laptop's window (~560 px of page height): the page scrolls and the map keeps its height.
+    # Squeezed to ~160 px, plotly stopped with "Something went wrong with axis scaling" and drew
+    # no map at all.
+    size = browser.get_window_size()
+    before = browser.execute_script(MAP_HEIGHT_JS)
+    browser.set_window_size(1100, 700)
+    try:
+        height = _wait(browser, lambda d: (h := d.execute_script(MAP_HEIGHT_JS)) != before and h)
+        assert height >= 250
+        time.sleep(1)  # plotly redraws on the resize; its errors come then
+        assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+
+
+MAP_HEIGHT_JS = "return document.querySelector('#map-graph').getBoundingClientRect().height;"
 
 
 HEX_JS = f"""
