@@ -1,7 +1,7 @@
 """The names of the export layers and formats, without the libraries that write them.
 
-The command line builds its choices from these (``manage.py`` starts in ~1 s instead of ~2.5 s
-when it does not load geopandas for a command that writes no file).
+The command line builds its choices from these, so a command that writes no file does not load
+geopandas (``manage.py --help`` took 2.3 s with it, 0.2 s without; an ingest 1.5 s less).
 """
 
 from __future__ import annotations
