@@ -107,9 +107,7 @@ def postgis_demo_template(postgis_url: str) -> Iterator[str]:
     _create_database(postgis_url, name)
     url = _database_url(postgis_url, name)
     engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    upgrade(engine)
+    upgrade(engine)  # creates the PostGIS extension in the new database too
     seed_demo(engine, Settings(database_url=url, env="test"))
     engine.dispose()
     dispose_engines()  # a template takes no copies while anyone is connected to it
