@@ -19,6 +19,7 @@ from dash import (
 from dash.exceptions import PreventUpdate
 
 from callbacks import _context
+from callbacks._answer import plain
 from callbacks._state import WindowState
 from security.audit import record
 from security.capabilities import Capability, require
@@ -155,7 +156,7 @@ def update_feed(_version: Any, _ack: Any, state: dict[str, Any] | None) -> tuple
             )
     newest = items[0].id if items else 0
     return (
-        live.feed_children(items, seen, settings.timezone),
+        plain(live.feed_children(items, seen, settings.timezone)),  # see callbacks/_answer.py
         live.unseen_text(count),
         {"newest": newest},
     )

@@ -17,9 +17,11 @@ def local_time(times: pd.Series, tz: str) -> pd.Series:
     -----
     ``strftime`` with ``%Z`` runs in Python per value (a third of a map update with 5,000
     points on screen); here numpy writes the wall-clock text and the zone's abbreviation is
-    looked up once per distinct UTC offset.
+    looked up once per distinct UTC offset. ``cache=False``: for a column already of UTC times
+    pandas' cache check alone built a ``Timestamp`` for a tenth of the values (4 ms of a map
+    update with 5,000 points, against 0.05 ms without it).
     """
-    local = pd.to_datetime(times, utc=True).dt.tz_convert(tz)
+    local = pd.to_datetime(times, utc=True, cache=False).dt.tz_convert(tz)
     if not len(local):
         return pd.Series([], index=times.index, dtype=object)
     wall = local.dt.tz_localize(None)
@@ -37,6 +39,13 @@ def category_label(category: pd.Series) -> pd.Series:
     """Spell out ISE-SAR codes (``SURVL`` -> ``SURVL: Observation / Surveillance``)."""
     names = category.map(SAR_CATEGORIES)
     return (category + ": " + names).where(names.notna(), category)
+
+
+def category_text(category: pd.Series) -> pd.Series:
+    """``text(category_label(category))``, with each distinct category labelled once."""
+    codes, uniques = pd.factorize(category)
+    labels = text(category_label(pd.Series(uniques, dtype=object))).tolist()
+    return pd.Series(np.array([*labels, ""], dtype=object)[codes], index=category.index)
 
 
 def text(values: pd.Series) -> pd.Series:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from layers._format import category_label, local_time, text
+from layers._format import category_text, local_time, text
 from layers.base import LayerRequest, Trace
 from store.queries.events import POINT_COLUMNS
 from store.queries.points import newest_points
@@ -47,18 +48,19 @@ class EventLayer:
 
     def to_traces(self, frame: pd.DataFrame, *, request: LayerRequest) -> list[Trace]:
         """Return one ``scattermap`` trace of the events."""
+        # Hover fields side by side (category, when, where, source, handling), one row a point.
         custom = (
-            pd.DataFrame(
-                {
-                    "category": text(category_label(frame["category"].astype(str))),
-                    "when": local_time(frame["occurred_at"], request.tz),
-                    "where": text(frame["location_text"]),
-                    "source": text(frame["source_agency"]),
-                    "handling": text(frame["handling"]),
-                }
+            np.column_stack(
+                [
+                    category_text(frame["category"].astype(str)).to_numpy(),
+                    local_time(frame["occurred_at"], request.tz).to_numpy(),
+                    text(frame["location_text"]).to_numpy(),
+                    text(frame["source_agency"]).to_numpy(),
+                    text(frame["handling"]).to_numpy(),
+                ]
             )
             if len(frame)
-            else pd.DataFrame(columns=["category", "when", "where", "source", "handling"])
+            else np.empty((0, 5), dtype=object)
         )
         return [
             {
@@ -69,7 +71,7 @@ class EventLayer:
                 "lon": frame["lon"].tolist(),
                 "lat": frame["lat"].tolist(),
                 "marker": {"size": self.size, "color": self.color, "opacity": 0.85},
-                "customdata": custom.to_numpy().tolist(),
+                "customdata": custom.tolist(),
                 "hovertemplate": HOVER,
                 "meta": {"layer": self.key, "count": len(frame)},
             }

@@ -50,7 +50,11 @@ def timeline_figure(frame: pd.DataFrame, window: TimeWindow | None, tz: str) -> 
     and a brushed range reads back in local time.
     """
     # The local date of each day's start, written by numpy (not strftime per day).
-    local = pd.to_datetime(frame["bucket_start"], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+    local = (
+        pd.to_datetime(frame["bucket_start"], utc=True, cache=False)
+        .dt.tz_convert(tz)
+        .dt.tz_localize(None)
+    )
     days = np.datetime_as_string(local.to_numpy().astype("datetime64[D]"), unit="D").tolist()
     shapes = []
     if window is not None:

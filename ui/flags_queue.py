@@ -33,7 +33,7 @@ def grid_rows(frame: pd.DataFrame, tz: str) -> list[dict[str, Any]]:
     """Return the queue's rows for the grid: rounded figures, local times, no cell lists."""
     if frame.empty:
         return []
-    last = pd.to_datetime(frame["last_event_at"], utc=True).dt.tz_convert(tz)
+    last = pd.to_datetime(frame["last_event_at"], utc=True, cache=False).dt.tz_convert(tz)
     out = pd.DataFrame(
         {
             "id": frame["id"].astype(int),

@@ -1,9 +1,9 @@
-"""The map's and timeline's answers are plain data: Dash encodes them without plotly's walk.
+"""The map's, timeline's and feed's answers are plain data: Dash encodes them without plotly's walk.
 
 Plotly's ``to_json_plotly`` tries orjson first and falls back to ``clean_to_json_compatible``,
 a Python walk over every value of the answer, when anything in it is not plain data (a Dash
 component, a ``Patch``, a pandas Timestamp). The walk is spied on (not replaced): it must not
-run for the map's first draw, its live redraw (a ``Patch``) or the timeline.
+run for the map's first draw, its live redraw (a ``Patch``), the timeline or the live feed.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _post(client: FlaskClient, output: str, values: dict[str, Any], changed: lis
     return resp.get_json()["response"]
 
 
-def test_map_and_timeline_answers_skip_plotlys_walk(
+def test_map_timeline_and_feed_answers_skip_plotlys_walk(
     engine: Engine, settings: Settings, walks: list[str]
 ) -> None:
     from app import create_app
@@ -92,6 +92,12 @@ def test_map_and_timeline_answers_skip_plotlys_walk(
 
     timeline = _post(client, "timeline-graph.figure", MAP_VALUES, [])
     assert timeline["timeline-graph"]["figure"]["data"][0]["x"]
+    assert walks == []
+
+    # The feed (a list of components) as the new version redraws it.
+    feed = _post(client, "feed-list.children", {"data-version.data": version}, [])
+    items = feed["feed-list"]["children"]
+    assert items and all(item["namespace"] == "dash_html_components" for item in items)
     assert walks == []
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layers._format import local_time, text
+from layers._format import category_label, category_text, local_time, text
 
 
 @pytest.mark.parametrize("tz", ["America/New_York", "UTC", "Australia/Lord_Howe"])
@@ -43,3 +43,17 @@ def test_text_escapes_each_value_as_html_escape_does(values: list[str | None]) -
     out = text(series)
     assert out.index.equals(series.index) and out.dtype == object
     assert out.tolist() == ["" if v is None else html.escape(v) for v in values]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["SURVL", "THREAT", "Larceny", "<b>x</b>", "", "A & B"]), st.text()
+        ),
+        max_size=40,
+    )
+)
+def test_category_text_labels_and_escapes_as_one_value_at_a_time(values: list[str]) -> None:
+    series = pd.Series(values, index=np.arange(len(values)) * 2, dtype=object)
+    expected = text(category_label(series))
+    pd.testing.assert_series_equal(category_text(series), expected, check_dtype=False)
