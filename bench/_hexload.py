@@ -153,3 +153,43 @@ def _copy(engine: Engine, rows: pd.DataFrame) -> float:
     finally:
         raw.close()
     return time.perf_counter() - started
+
+
+SITE_SECTORS = np.array(
+    ["Energy", "Transportation Systems", "Healthcare and Public Health", "Emergency Services"]
+)
+
+
+def add_sites(engine: Engine, n: int = 960, seed: int = 7) -> None:
+    """Store ``n`` synthetic sites (the demo kit has 960) through the importer's writer: every
+    map answer with the site layer draws them."""
+    from store.engine import session_scope
+    from store.writes import finish_batch, start_batch, upsert_sites
+
+    rng = np.random.default_rng(seed)
+    sites = pd.DataFrame(
+        {
+            "external_id": np.char.add("site", np.arange(n).astype(str)),
+            "name": np.char.add("Site ", np.arange(n).astype(str)),
+            "sector": rng.choice(SITE_SECTORS, n),
+            "subtype": None,
+            "tier": rng.integers(1, 4, n),
+            "address": "1 Main Street",
+            "handling": rng.choice(["TLP:CLEAR", "TLP:AMBER"], n, p=[0.9, 0.1]),
+            "lon": rng.uniform(-73.3, -70.0, n),
+            "lat": rng.uniform(41.3, 42.85, n),
+        }
+    )
+    sites["cell"] = points_to_cells(sites["lat"].to_numpy(), sites["lon"].to_numpy(), 11)
+    sites["content_hash"] = sites["external_id"]
+    with session_scope(engine) as s:
+        batch = start_batch(
+            s,
+            source_agency="MA-CFC",
+            kind="site",
+            origin="bench",
+            content_sha256=None,
+            profile=None,
+        )
+        counts = upsert_sites(s, sites, source_agency="MA-CFC", batch_id=batch.id)
+        finish_batch(s, batch, rows_read=n, counts=counts, quarantined=0)

@@ -1,8 +1,9 @@
 """The production profile under load: dashboards and the partner API at once, on PostGIS.
 
-PostGIS with 1,000,000 synthetic events (``bench/_hexload.py``), gunicorn workers with Redis as
-the shared cache (``gunicorn.conf.py``, a child process), 50 signed-in dashboard pages POSTing
-the real Dash callbacks to ``/_dash-update-component`` as the browser does (``Page``): the live
+PostGIS with 1,000,000 synthetic events and 960 sites (``bench/_hexload.py``), gunicorn workers
+with Redis as the shared cache (``gunicorn.conf.py``, a child process), 50 signed-in dashboard
+pages POSTing the real Dash callbacks to ``/_dash-update-component`` as the browser does
+(``Page``): the live
 data-version poll every 5 s and, on each new version, the map, timeline and feed redraws at once
 (the flag queue and alerts when flags changed); a user changing the window, layers, colour or
 viewport every 5-15 s. Meanwhile the partner API takes 100 events per second. A probe page,
@@ -510,6 +511,7 @@ def run(report: Report) -> None:
     with _hexload.postgis(base_url, n_events) as (url, load_s):
         sys.stdout.write(f"  {n_events:,} events loaded in {load_s:.0f} s\n")
         engine = make_engine(url)
+        _hexload.add_sites(engine)  # since 2026-12-07: the demo kit's number of sites
         with session_scope(engine) as session:
             for name, role, agency in USERS:
                 add_user(

@@ -4,7 +4,8 @@
 a change of a few milliseconds. This bench sends the same kinds of request through the real
 endpoints (``/_dash-update-component`` and ``POST /api/v1/events``, Flask's test client, a
 signed-in watch officer and an API key) against a throw-away PostGIS schema with
-``WATCHFLOOR_BENCH_REQUESTS_EVENTS`` (300,000) synthetic events, ``..._ROUNDS`` (40) rounds of:
+``WATCHFLOOR_BENCH_REQUESTS_EVENTS`` (300,000) synthetic events and 960 sites, ``..._ROUNDS`` (40)
+rounds of:
 an API batch of 10 events, the live poll, the live map redraw and the feed it fires, a map
 update (a user's change, as the load bench draws it) and the timeline.
 Reports the process CPU per request of each kind (median and mean), so that a change to the
@@ -125,8 +126,16 @@ def run(report: Report) -> None:
     with _hexload.postgis(base_url, n) as (url, load_s):
         sys.stdout.write(f"  {n:,} events loaded in {load_s:.0f} s\n")
         # As the load bench runs it: detection after imports off (production debounces it).
-        settings = Settings(database_url=url, env="test", detect_after_ingest=False)
+        # The shared cache in Redis as in production when WATCHFLOOR_BENCH_REDIS_URL is set
+        # (``make bench`` sets it), in process otherwise.
+        settings = Settings(
+            database_url=url,
+            env="test",
+            detect_after_ingest=False,
+            redis_url=os.environ.get("WATCHFLOOR_BENCH_REDIS_URL") or None,
+        )
         engine = make_engine(url)
+        _hexload.add_sites(engine)
         make_users(engine, settings, ("officer",))
         with session_scope(engine) as s:
             key, _ = create_key(session=s, agency="LOADTEST-PD", label="bench")
@@ -148,7 +157,7 @@ def run(report: Report) -> None:
             sys.stdout.write(f"  cProfile written to {profile_to}\n")
         engine.dispose()
         dispose_engines()
-    tag = f"{n // 1000}k"
+    tag = f"{n // 1000}k{' redis' if settings.redis_url else ''}"
     for kind in KINDS:
         cpu = page.cpu[kind]
         med, mean = statistics.median(cpu) * 1000, statistics.fmean(cpu) * 1000

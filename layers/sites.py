@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -43,18 +44,29 @@ class SitesLayer:
         return site_points(session=session, viewer=request.viewer, bbox=f.bbox, area=f.area)
 
     def to_traces(self, frame: pd.DataFrame, *, request: LayerRequest) -> list[Trace]:
-        """Return one ``scattermap`` trace per sector present, legend-grouped as one layer."""
+        """Return one ``scattermap`` trace per sector present, legend-grouped as one layer.
+
+        Sectors in sorted order, each with its sites in the frame's order. The hover fields
+        are escaped once for the whole frame, then each sector takes its rows: a group-by
+        with a frame per sector cost 4 ms for the demo kit's 960 sites, on every map answer.
+        """
+        if not len(frame):
+            return []
+        custom = np.column_stack(
+            [
+                text(frame["name"]).to_numpy(),
+                text(frame["sector"]).to_numpy(),
+                text(frame["subtype"]).to_numpy(),
+                frame["tier"].astype(int).to_numpy().astype(object),
+                text(frame["address"]).to_numpy(),
+            ]
+        )
+        sizes = frame["tier"].map(TIER_SIZE).fillna(7).astype(int).to_numpy()
+        lon, lat = frame["lon"].to_numpy(), frame["lat"].to_numpy()
+        codes, sectors = pd.factorize(frame["sector"], sort=True)
         traces: list[Trace] = []
-        for sector, group in frame.groupby("sector", sort=True):
-            custom = pd.DataFrame(
-                {
-                    "name": text(group["name"]),
-                    "sector": text(group["sector"]),
-                    "subtype": text(group["subtype"]),
-                    "tier": group["tier"].astype(int),
-                    "address": text(group["address"]),
-                }
-            )
+        for code, sector in enumerate(sectors):
+            at = np.flatnonzero(codes == code)
             traces.append(
                 {
                     "type": "scattermap",
@@ -63,16 +75,16 @@ class SitesLayer:
                     "legendgroup": self.key,
                     "legendgrouptitle": {"text": self.label},
                     "mode": "markers",
-                    "lon": group["lon"].tolist(),
-                    "lat": group["lat"].tolist(),
+                    "lon": lon[at].tolist(),
+                    "lat": lat[at].tolist(),
                     "marker": {
-                        "size": group["tier"].map(TIER_SIZE).fillna(7).astype(int).tolist(),
+                        "size": sizes[at].tolist(),
                         "color": SECTOR_COLORS.get(str(sector), DEFAULT_COLOR),
                         "opacity": 0.9,
                     },
-                    "customdata": custom.to_numpy().tolist(),
+                    "customdata": custom[at].tolist(),
                     "hovertemplate": HOVER,
-                    "meta": {"layer": self.key, "count": len(group)},
+                    "meta": {"layer": self.key, "count": len(at)},
                 }
             )
         return traces
