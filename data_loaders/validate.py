@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -401,24 +402,26 @@ def _event_fields(
     good: pd.DataFrame, rows: pd.DataFrame, profile: Profile
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     raw_category = _column(rows, profile.columns.get("category"))
-    # Categories repeat: upper-case each distinct one once.
+    # Categories repeat: each distinct one is upper-cased and looked up once, then spread.
     codes, uniques = pd.factorize(raw_category)
-    upper = pd.Series(
-        np.array([u.upper() for u in uniques], dtype=object)[codes] if len(codes) else [],
-        index=raw_category.index,
-        dtype=object,
-    )
+    upper_u = [u.upper() for u in uniques]
     sar = {k.upper(): v for k, v in profile.suspicious_categories.items()}
     # ISE-SAR codes and names are understood as given, whatever the profile.
     sar_vocab = {code.upper(): code for code in SAR_CATEGORIES}
     sar_vocab |= {name.upper(): code for code, name in SAR_CATEGORIES.items()}
+    crosswalk = {k.upper(): v for k, v in profile.category_map.items()}
+
+    def spread(per_unique: list[Any]) -> pd.Series:
+        values = np.array([*per_unique, None], dtype=object)[codes] if len(codes) else []
+        return pd.Series(values, index=raw_category.index, dtype=object)
+
     if profile.kind == "mixed":
-        is_sar = upper.isin(sar.keys())
+        is_sar = spread([u in sar for u in upper_u]).astype(bool)
     else:
         is_sar = pd.Series(profile.kind == "suspicious", index=rows.index)
-    crosswalk = {k.upper(): v for k, v in profile.category_map.items()}
-    mapped_sar = upper.map(sar_vocab | sar)
-    mapped_other = upper.map(crosswalk)
+    both = sar_vocab | sar
+    mapped_sar = spread([both.get(u) for u in upper_u])
+    mapped_other = spread([crosswalk.get(u) for u in upper_u])
     good["kind"] = np.where(is_sar, "suspicious", "incident")
     mapped = mapped_sar.where(is_sar, mapped_other)
     category = mapped.fillna(raw_category)
@@ -443,7 +446,8 @@ def _event_fields(
     good["location_text"] = _optional(rows, profile, "location_text")
     good["handling"] = good["kind"].map({k: profile.handling_for(k) for k in EVENT_KINDS})
     severity = pd.to_numeric(profile.severity.evaluate(rows), errors="coerce").fillna(1)
-    good["severity"] = severity.clip(1, 5).astype("int64")
+    # numpy's clip: pandas' costs ~0.3 ms of fixed work, on every API batch.
+    good["severity"] = np.clip(severity.to_numpy(dtype=np.float64), 1, 5).astype("int64")
     return good, unmapped
 
 

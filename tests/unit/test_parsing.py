@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -10,6 +10,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from data_loaders import parsing
 from data_loaders.parsing import (
     parse_geometry_text,
     parse_numbers,
@@ -165,3 +166,47 @@ def test_a_whole_column_of_numbers_parses_exactly(values: list[float]) -> None:
     assert parse_numbers(texts).tolist() == values
     # A value Arrow does not read (a decimal comma) or a non-finite one: the general path.
     assert parse_numbers(pd.Series([*texts, "4,5", "inf"])).tolist()[-2:] == [4.5, np.inf]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            instants,
+            st.sampled_from(["+00:00", "-05:00", "Z", "+0530", "+01"]),
+            st.sampled_from(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f"]),
+            st.sampled_from(["", " ", "\t"]),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.sampled_from([None, "2023-03-04 14:30:00", "1678604400", "", "not a time"]),
+)
+def test_a_column_of_zoned_times_reads_as_value_by_value(
+    values: list[tuple], other: str | None
+) -> None:
+    # Every value with an offset: one Arrow cast (the API's usual batch). Its instants are
+    # the ones the value-by-value path gives; one other value sends the column down that path.
+    texts = [
+        pad + when.astimezone(_zone(offset)).strftime(fmt) + offset + pad
+        for when, offset, fmt, pad in values
+    ]
+    column = pd.Series(
+        texts if other is None else [*texts, other],
+        index=np.arange(len(texts) + (other is not None)) + 7,
+    )
+    stripped = strip_text(column).reset_index(drop=True)
+    by_value = parsing._recognise_times(
+        column, stripped, parsing.text_array(stripped), timezone="America/New_York", fmt=None
+    )
+    got = parse_times(column)
+    pd.testing.assert_series_equal(got, by_value, check_names=False)
+    assert got[: len(values)].tolist() == [pd.Timestamp(when) for when, *_ in values]
+
+
+def _zone(offset: str) -> timezone:
+    if offset == "Z":
+        return UTC
+    sign, hours, minutes = offset[0], int(offset[1:3]), int(offset[3:].lstrip(":") or 0)
+    delta = timedelta(hours=hours, minutes=minutes)
+    return timezone(delta if sign == "+" else -delta)
