@@ -502,9 +502,11 @@ def run(report: Report) -> None:
     sessions = _env("SESSIONS", 50)
     seconds = min(_env("SECONDS", 180), 900)
     rate = _env("RATE", 100)
-    # Sized as the README's deployment guide says: a worker per core. On the 2-core machine
-    # 4 x 4 (the earlier default) met the targets in 1 of 3 runs, 2 x 8 in each (README).
-    workers, threads = _env("WORKERS", os.cpu_count() or 2), _env("THREADS", 8)
+    # Sized as the README's deployment guide says: two workers per core, two threads each. On
+    # the 2-core machine 4 x 2 answered with a p95 of 0.26-0.35 s where 2 x 8 (the default
+    # until 2026-12-07) gave 0.55-1.72 s (README, "Sites, times and hover text").
+    workers = _env("WORKERS", 2 * (os.cpu_count() or 1))
+    threads = _env("THREADS", 2)
     # Seconds between one user's changes of a control (uniform): a busy watch floor.
     think = (float(_env("THINK_MIN_S", 5)), float(_env("THINK_MAX_S", 15)))
     tag = f"{n_events // 1000}k"
