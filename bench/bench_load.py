@@ -503,8 +503,8 @@ def run(report: Report) -> None:
     seconds = min(_env("SECONDS", 180), 900)
     rate = _env("RATE", 100)
     # Sized as the README's deployment guide says: two workers per core, two threads each. On
-    # the 2-core machine 4 x 2 answered with a p95 of 0.26-0.35 s where 2 x 8 (the default
-    # until 2026-12-07) gave 0.55-1.72 s (README, "Sites, times and hover text").
+    # the 2-core machine 4 x 2 answered with a p95 of 0.26-0.89 s where 2 x 8 (the default
+    # until 2026-12-07) gave 0.55-1.72 s (README, "Threads per worker").
     workers = _env("WORKERS", 2 * (os.cpu_count() or 1))
     threads = _env("THREADS", 2)
     # Seconds between one user's changes of a control (uniform): a busy watch floor.
