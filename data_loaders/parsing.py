@@ -51,20 +51,29 @@ def parse_times(
     """
     s = strip_text(values).reset_index(drop=True)
     arrow = text_array(s)
-    if fmt is None and arrow is not None and not arrow.null_count and len(arrow):
+    if fmt is None and len(s):
         # The usual machine-written column (the partner API's): every value ISO 8601 with its
         # offset, read by one Arrow cast in C++. A naive, epoch, empty or other value fails
         # the cast, and each value is then recognised below (the same instants: values with
         # an offset are read by this cast there too).
-        try:
-            zoned = pc.cast(arrow, pa.timestamp("ns", tz="UTC"))
-        except (pa.ArrowException, UnicodeError):
-            zoned = None
+        zoned = _arrow_times(arrow, values.index, utc=True)
         if zoned is not None:
-            fast = zoned.to_pandas()
-            fast.index = values.index
-            return fast  # type: ignore[no-any-return]
+            return zoned
     return _recognise_times(values, s, arrow, timezone=timezone, fmt=fmt)
+
+
+def _arrow_times(arrow: pa.StringArray | None, index: pd.Index, *, utc: bool) -> pd.Series | None:
+    """Every value read by Arrow's ISO 8601 parser (with an offset when ``utc``), or ``None``
+    when one value is missing or is not such a time."""
+    if arrow is None or arrow.null_count:
+        return None
+    try:
+        parsed = pc.cast(arrow, pa.timestamp("ns", tz="UTC" if utc else None))
+    except (pa.ArrowException, UnicodeError):
+        return None
+    out = parsed.to_pandas()
+    out.index = index
+    return out  # type: ignore[no-any-return]
 
 
 def _recognise_times(
@@ -145,18 +154,11 @@ def _to_datetime(s: pd.Series, fmt: str | None, *, utc: bool) -> pd.Series:
     """ISO 8601 on the fast vectorised path first; only the leftovers value by value."""
     if fmt is not None:
         return pd.to_datetime(s, format=fmt, errors="coerce", utc=utc)
-    arrow = text_array(s)
-    if arrow is not None and not arrow.null_count:
-        # Arrow's ISO 8601 parser in C++ when it reads every value (the usual machine-written
-        # column); otherwise pandas' parsers, which read more spellings.
-        try:
-            parsed = pc.cast(arrow, pa.timestamp("ns", tz="UTC" if utc else None))
-        except (pa.ArrowException, UnicodeError):
-            parsed = None
-        if parsed is not None:
-            out = parsed.to_pandas()
-            out.index = s.index
-            return out  # type: ignore[no-any-return]
+    # Arrow's ISO 8601 parser in C++ when it reads every value (the usual machine-written
+    # column); otherwise pandas' parsers, which read more spellings.
+    whole = _arrow_times(text_array(s), s.index, utc=utc)
+    if whole is not None:
+        return whole
     parsed = pd.to_datetime(s, format="ISO8601", errors="coerce", utc=utc)
     left = parsed.isna()
     if left.any():
