@@ -10,8 +10,12 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from security.roles import Viewer
 
 logger = logging.getLogger("watchfloor.cli")
 
@@ -271,22 +275,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         crs=args.crs,
         use_area=not args.no_area,
         show_progress=not args.quiet,
+        importer=_importer(args.as_user),
+        channel="cli",
     )
-    from security.audit import record
-    from security.roles import Viewer
-    from store.engine import session_scope
-
-    with session_scope(_engine()) as session:
-        record(
-            session=session,
-            viewer=Viewer.system(),
-            action="import",
-            object=str(args.path),
-            outcome="ok" if summary.rows_read > 0 else "error",
-            details={"origin": "cli", **summary.to_dict()},
-        )
     _emit(args, summary.to_dict(), text)
     return 0 if summary.rows_read > 0 else 1
+
+
+def _importer(username: str | None) -> Viewer:
+    """The viewer an import runs as: the named, enabled user, else the system (the operator)."""
+    from security.roles import Viewer
+    from security.users import AccountError, get_user, viewer_of
+    from store.engine import session_scope
+
+    if not username:
+        return Viewer.system()
+    with session_scope(_engine()) as session:
+        user = get_user(session=session, username=username)
+        if user is None or user.disabled:
+            raise AccountError(f"no enabled user {username!r}")
+        return viewer_of(user)
 
 
 def cmd_apikeys_create(args: argparse.Namespace) -> int:
@@ -680,6 +688,12 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in _COLUMN_FLAGS:
         ing.add_argument(f"--{flag}-column", metavar="NAME", help=f"the {flag} column")
     ing.add_argument("--no-area", action="store_true", help="accept rows outside the area")
+    ing.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USER",
+        help="import as this user: its sources and write rule apply (default: the system)",
+    )
     ing.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     ing.add_argument("--json", action="store_true", help="print one JSON object")
     ing.set_defaults(func=cmd_ingest)

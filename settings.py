@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from analytics.hotspots import DEFAULT_CATEGORY_WEIGHTS, DEFAULT_KIND_WEIGHTS
 from analytics.proximity import DEFAULT_RADIUS_M, DEFAULT_SECTOR_RADIUS_M, DEFAULT_TIER_FACTOR
@@ -52,6 +53,11 @@ class Settings(BaseSettings):
     area_path: Path | None = PROJECT_ROOT / "data" / "areas" / "massachusetts.geojson"
     # Agency of the fusion center running this instance (its staff's home agency).
     host_agency: str = "MA-CFC"
+    # Agencies that have delegated their imports to the center (security/write_rights.py): its
+    # analysts and administrators may import files for them, chosen from a list in the upload
+    # panel, and change only the records of theirs they may see, never lowering a caveat.
+    # Comma-separated (or a JSON list), e.g. WATCHFLOOR_IMPORT_DELEGATIONS=BPD,MSP.
+    import_delegations: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Load the shipped demo kit when the dashboard starts: unset means "on the embedded
     # SQLite default only", so a PostGIS deployment never gets demo rows by accident.
     seed_demo: bool | None = None
@@ -153,6 +159,16 @@ class Settings(BaseSettings):
         for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("import_delegations", mode="before")
+    @classmethod
+    def _split_agencies(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
     @field_validator("h3_store_res", "h3_default_res", "detect_res")

@@ -14,7 +14,7 @@ from security.audit import record
 from security.capabilities import Capability, require
 from store.columnar import mark_stale
 from store.engine import session_scope
-from store.queries.quarantine import quarantined_rows, set_importer
+from store.queries.quarantine import quarantined_rows
 from ui import ids, upload_summary
 
 
@@ -51,6 +51,7 @@ def import_file(
         summary = ingest_upload(
             _context.engine(),
             _context.app_settings(),
+            importer=viewer,
             filename=filename or "",
             contents=contents or "",
             kind=kind,
@@ -59,11 +60,9 @@ def import_file(
     except IngestError as exc:
         _audit(viewer, "import", filename, "error", {"error": str(exc)})
         return upload_summary.error(str(exc)), None, True
-    # The importer sees the rows at once, not after this process's snapshot lag.
+    # The importer sees the rows at once, not after this process's snapshot lag. The batch
+    # carries its importer's agency and its audit entry (written in the batch's transaction).
     mark_stale(_context.engine())
-    with session_scope(_context.engine()) as session:
-        set_importer(session=session, batch_id=summary.batch_id, agency=viewer.agency)
-    _audit(viewer, "import", filename, "ok", summary.to_dict())
     return upload_summary.summary(summary), summary.batch_id, summary.quarantined == 0
 
 

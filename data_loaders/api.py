@@ -100,11 +100,12 @@ def _post_events(settings: Settings) -> flask.Response:
         area=area,
         store_res=settings.h3_store_res,
         mapped=mapped,  # checked above: not mapped a second time
+        importer=flask.g.api_caller,  # audited in the batch's own transaction
+        channel="api",
     )
     external = mapped.good["external_id"].astype(str).tolist()
     with session_scope(engine) as session:
         ids = event_ids(session=session, source_agency=agency, external_ids=external)
-    _audit(settings, "ok", summary.to_dict())
     body_out = {
         "batch_id": summary.batch_id,
         "source": agency,

@@ -13,6 +13,8 @@ from data_loaders.ingest import BatchSummary, ingest_path
 from data_loaders.profiles import Profile, load_profile, matching_profile, shipped_profiles
 from data_loaders.progress import ProgressLine
 from data_loaders.readers import iter_tables
+from security.roles import Viewer
+from security.write_rights import SourceNotAllowed, check_source
 from settings import Settings
 from store.migrate import upgrade
 
@@ -50,14 +52,30 @@ def run_ingest(
     use_area: bool = True,
     show_progress: bool = True,
     migrate: bool = True,
+    importer: Viewer | None = None,
+    channel: str = "cli",
 ) -> tuple[BatchSummary, str]:
     """Import ``path`` and return its summary with a human-readable text of it.
+
+    ``importer``: who imports (audited with the batch; its write rule applies, and it must be
+    entitled to import for ``source``); ``None`` imports as the system, unaudited.
 
     Raises
     ------
     IngestError
-        With a message for the user when the file cannot be imported at all.
+        With a message for the user when the file cannot be imported at all, or the importer
+        may not import for ``source``.
     """
+    if importer is not None:
+        try:
+            check_source(
+                importer,
+                source,
+                host_agency=settings.host_agency,
+                delegations=settings.import_delegations,
+            )
+        except SourceNotAllowed as exc:
+            raise IngestError(str(exc)) from exc
     p = Path(path)
     if migrate:  # the command line may meet a fresh database; the running app has migrated
         upgrade(engine)
@@ -85,6 +103,8 @@ def run_ingest(
             crs=crs,
             progress=progress,
             chunk_rows=settings.ingest_chunk_rows,
+            importer=importer,
+            channel=channel,
         )
     except IngestError:
         raise

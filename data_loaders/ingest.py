@@ -27,6 +27,9 @@ from data_loaders.profiles import Profile
 from data_loaders.readers import CHUNK_ROWS, RawTable, inspect_file, iter_tables
 from data_loaders.recognize import auto_profile
 from data_loaders.validate import MappedRows, map_rows
+from security.audit import record
+from security.roles import Role, Viewer
+from security.write_rights import NOT_WRITABLE, NOT_WRITABLE_DETAIL, RowGuard, row_guard
 from store.base import utcnow
 from store.bulk import deferred_indexes
 from store.engine import session_scope
@@ -144,11 +147,14 @@ def ingest_table(
     area: BaseGeometry | None,
     store_res: int,
     mapped: MappedRows | None = None,
+    importer: Viewer | None = None,
+    channel: str = "",
 ) -> BatchSummary:
     """Map ``table`` through ``profile`` and store it as one batch, in one transaction.
 
     ``mapped``: ``table`` already mapped by the caller with the same profile, area and
     resolution (the partner API maps a batch first to refuse it whole): not mapped again.
+    ``importer``, ``channel``: as for :func:`ingest_chunks`.
     """
     return ingest_chunks(
         engine,
@@ -159,6 +165,8 @@ def ingest_table(
         area=area,
         store_res=store_res,
         premapped=mapped,
+        importer=importer,
+        channel=channel,
     )
 
 
@@ -174,6 +182,8 @@ def ingest_chunks(
     progress: Progress | None = None,
     bulk: int = 0,
     premapped: MappedRows | None = None,
+    importer: Viewer | None = None,
+    channel: str = "",
 ) -> BatchSummary:
     """Map and store the chunks of one file as one batch, in one transaction.
 
@@ -198,6 +208,13 @@ def ingest_chunks(
         indexes are dropped and built once at the end.
     premapped
         The one chunk, already mapped (``ingest_table``'s ``mapped``).
+    importer
+        Who imports (a user, an API key's agency, or ``Viewer.system()``): its write rule
+        (:mod:`security.write_rights`) decides which stored records the batch may change, and
+        the import is audited as its in the batch's own transaction. ``None``: the system,
+        unaudited (the demo kit, tests).
+    channel
+        How the file came in, kept in the audit entry (``dashboard``, ``cli``, ``api``).
 
     Returns
     -------
@@ -214,6 +231,7 @@ def ingest_chunks(
     unmapped: Counter[str] = Counter()
     seen: set[str] = set()
     with session_scope(engine) as session:
+        by_user = importer is not None and not _is_system(importer)
         batch = start_batch(
             session,
             source_agency=profile.source,
@@ -221,9 +239,17 @@ def ingest_chunks(
             origin=origin,
             content_sha256=sha256,
             profile=profile.name,
+            imported_by_agency=importer.agency if by_user and importer is not None else None,
         )
         model = Site if is_site else Event
         table = model.__table__
+        guard = (
+            RowGuard()
+            if importer is None
+            else row_guard(
+                importer, profile.source, table_name=table.name, dialect=session.get_bind().dialect
+            )
+        )
         # A first load into an empty table skips the staging table (ids are unique in the file).
         all_new = table_is_empty(session, model)
         with deferred_indexes(session, table, enabled=bulk and _few_rows(session, table, bulk)):
@@ -254,8 +280,20 @@ def ingest_chunks(
                     source_agency=profile.source,
                     batch_id=batch.id,
                     all_new=all_new,
+                    hidden=guard.hidden,
+                    set_sql=guard.set_sql,
                 )
                 quarantined += add_quarantined(session, batch_id=batch.id, rejects=mapped.rejects)
+                if counts.withheld:
+                    refused = mapped.withdrawn(
+                        chunk,
+                        counts.withheld,
+                        reason=NOT_WRITABLE,
+                        detail=NOT_WRITABLE_DETAIL,
+                        row_offset=read,
+                    )
+                    quarantined += add_quarantined(session, batch_id=batch.id, rejects=refused)
+                    reasons[NOT_WRITABLE] += len(refused)
                 read += len(chunk)
                 inserted += counts.inserted
                 updated += counts.updated
@@ -267,24 +305,33 @@ def ingest_chunks(
                     progress(read)
         totals = UpsertCounts(inserted, updated, unchanged)
         finish_batch(session, batch, rows_read=read, counts=totals, quarantined=quarantined)
+        summary = BatchSummary(
+            batch_id=batch.id,
+            source=profile.source,
+            kind=profile.kind,
+            origin=origin,
+            rows_read=read,
+            inserted=inserted,
+            updated=updated,
+            unchanged=unchanged,
+            quarantined=quarantined,
+            reasons=dict(reasons),
+            seconds=round(time.perf_counter() - started, 3),
+            notes=dict(notes),
+            unmapped=dict(unmapped.most_common(50)),
+            profile=profile.name,
+            columns=dict(profile.columns),
+        )
+        if importer is not None:  # the audit entry commits (or rolls back) with the batch
+            record(
+                session=session,
+                viewer=importer,
+                action="import",
+                object=origin,
+                outcome="ok" if read > 0 else "error",
+                details={"origin": channel, **summary.to_dict()},
+            )
         batch_id = batch.id
-    summary = BatchSummary(
-        batch_id=batch_id,
-        source=profile.source,
-        kind=profile.kind,
-        origin=origin,
-        rows_read=read,
-        inserted=inserted,
-        updated=updated,
-        unchanged=unchanged,
-        quarantined=quarantined,
-        reasons=dict(reasons),
-        seconds=round(time.perf_counter() - started, 3),
-        notes=dict(notes),
-        unmapped=dict(unmapped.most_common(50)),
-        profile=profile.name,
-        columns=dict(profile.columns),
-    )
     logger.info(
         "batch %s %s/%s from %s: read %d, inserted %d, updated %d, unchanged %d, "
         "quarantined %d in %.2fs",
@@ -301,6 +348,10 @@ def ingest_chunks(
     )
     _run_hooks(engine, summary)
     return summary
+
+
+def _is_system(viewer: Viewer) -> bool:
+    return viewer.role is Role.SYSTEM
 
 
 def _one(chunks: Iterable[RawTable]) -> list[RawTable]:
@@ -343,6 +394,8 @@ def ingest_path(
     progress: Progress | None = None,
     origin: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    importer: Viewer | None = None,
+    channel: str = "",
 ) -> BatchSummary:
     """Read ``path`` in chunks and ingest it as one batch.
 
@@ -369,6 +422,8 @@ def ingest_path(
         The name kept on the batch (default: the file's name).
     chunk_rows
         Rows per chunk (memory bound).
+    importer, channel
+        Who imports and how (:func:`ingest_chunks`).
 
     Raises
     ------
@@ -415,4 +470,6 @@ def ingest_path(
         store_res=store_res,
         progress=progress,
         bulk=_expected_rows(info.size, first) if len(first) >= min(BULK_ROWS, chunk_rows) else 0,
+        importer=importer,
+        channel=channel,
     )

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from data_loaders.cli import run_ingest
 from data_loaders.errors import IngestError
 from data_loaders.ingest import BatchSummary
+from security.roles import Viewer
 from settings import Settings
 
 
@@ -27,9 +28,19 @@ def decode_upload(contents: str) -> bytes:
 
 
 def ingest_upload(
-    engine: Engine, settings: Settings, *, filename: str, contents: str, kind: str, source: str
+    engine: Engine,
+    settings: Settings,
+    *,
+    importer: Viewer,
+    filename: str,
+    contents: str,
+    kind: str,
+    source: str,
 ) -> BatchSummary:
     """Import an uploaded file as one batch (shipped profile when it fits, else recognition).
+
+    ``importer`` imports it (one of its sources, :func:`security.write_rights.import_sources`;
+    its write rule applies and the import is audited with the batch).
 
     Raises
     ------
@@ -38,7 +49,7 @@ def ingest_upload(
     """
     source = source.strip()
     if not source:
-        raise IngestError("say which agency the file comes from (the source)")
+        raise IngestError("choose the agency the file comes from (the source)")
     if not filename:
         raise IngestError("choose a file first")
     data = decode_upload(contents)
@@ -47,7 +58,15 @@ def ingest_upload(
         path = Path(tmp) / Path(filename).name
         path.write_bytes(data)
         summary, _ = run_ingest(
-            engine, settings, path, kind=kind, source=source, show_progress=False, migrate=False
+            engine,
+            settings,
+            path,
+            kind=kind,
+            source=source,
+            show_progress=False,
+            migrate=False,
+            importer=importer,
+            channel="dashboard",
         )
     return summary
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,6 +99,35 @@ class MappedRows:
     rejects: pd.DataFrame
     notes: dict[str, int] = field(default_factory=dict)
     unmapped: dict[str, int] = field(default_factory=dict)
+    # Row of each good row in the table it was mapped from (0-based), to quarantine it later.
+    positions: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def withdrawn(
+        self,
+        table: RawTable,
+        external_ids: Iterable[str],
+        *,
+        reason: str,
+        detail: str,
+        row_offset: int = 0,
+    ) -> pd.DataFrame:
+        """Return the good rows with ``external_ids`` as quarantine rows of ``table``.
+
+        For rows refused after mapping (the store's write rule): the original columns are kept
+        as for every quarantined row.
+        """
+        wanted = set(external_ids)
+        hit = self.good["external_id"].isin(wanted).to_numpy()
+        pos = self.positions[hit]
+        raw = table.frame.reset_index(drop=True).iloc[pos]
+        return pd.DataFrame(
+            {
+                "row_number": pos + 1 + row_offset,
+                "reason": np.full(len(pos), reason, dtype=object),
+                "detail": np.full(len(pos), detail, dtype=object),
+                "raw": [json.dumps(r, ensure_ascii=False) for r in raw.to_dict(orient="records")],
+            }
+        )
 
     @property
     def reason_counts(self) -> dict[str, int]:
@@ -337,6 +367,7 @@ def map_rows(
         rejects=rejects,
         notes={k: v for k, v in notes.items() if v},
         unmapped=unmapped,
+        positions=np.flatnonzero(ok).astype(np.int64),
     )
 
 

@@ -26,3 +26,28 @@ def most_restrictive(caveats: Iterable[str]) -> str:
         if _RANK[caveat] > _RANK[worst]:
             worst = caveat
     return worst
+
+
+def rank_sql(expr: str) -> str:
+    """Return SQL ranking the caveat in ``expr`` like :func:`most_restrictive` (unknown = RED).
+
+    Built from the same ordered vocabulary, so the SQL and the Python rule cannot drift apart.
+
+    Examples
+    --------
+    >>> rank_sql("x").startswith("CASE x WHEN 'TLP:CLEAR' THEN 0")
+    True
+    """
+    whens = " ".join(f"WHEN '{caveat}' THEN {rank}" for caveat, rank in _RANK.items())
+    return f"CASE {expr} {whens} ELSE {_RANK['TLP:RED']} END"
+
+
+def stricter_sql(stored: str, incoming: str) -> str:
+    """Return SQL choosing the more restrictive of two caveat expressions (``incoming`` on a tie).
+
+    Examples
+    --------
+    >>> "THEN b ELSE a END" in stricter_sql("a", "b")
+    True
+    """
+    return f"CASE WHEN {rank_sql(incoming)} >= {rank_sql(stored)} THEN {incoming} ELSE {stored} END"

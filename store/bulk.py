@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -52,7 +52,9 @@ def staged_upsert(
     batch_id: int,
     before_update: Callable[[list[int]], None] | None = None,
     all_new: bool = False,
-) -> tuple[int, int, int]:
+    hidden: str | None = None,
+    set_sql: Mapping[str, str] | None = None,
+) -> tuple[int, int, int, list[str]]:
     """Upsert ``frame`` (canonical rows with ``external_id`` and ``content_hash``) into ``table``.
 
     Parameters
@@ -70,20 +72,27 @@ def staged_upsert(
     all_new
         The caller knows no row exists yet (the table was empty when the batch began and ids
         are unique in the file): rows go straight into ``table``, without the staging table.
+    hidden
+        SQL over ``table`` (by its name) selecting stored rows this write may not change
+        (:func:`security.write_rights.row_guard`): the staged rows that would touch one are
+        taken out, untouched, and their external ids returned. The update's ``WHERE`` repeats
+        the condition, so a row stored meanwhile by another transaction is not changed either.
+    set_sql
+        SQL replacing the new value of a column on update (e.g. keep the stricter caveat).
 
     Returns
     -------
     tuple
-        ``(inserted, updated, unchanged)``.
+        ``(inserted, updated, unchanged, withheld)``: ``withheld`` the external ids taken out.
     """
     if frame.empty:
-        return 0, 0, 0
+        return 0, 0, 0, []
     conn = session.connection()
     dialect = conn.dialect.name
     columns = list(frame.columns)
     if all_new:
         _insert_direct(session, table, frame, source_agency=source_agency, batch_id=batch_id)
-        return len(frame), 0, 0
+        return len(frame), 0, 0, []
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE}")
     ddl = ", ".join(f"{c} {table.c[c].type.compile(dialect=conn.dialect)}" for c in columns)
     conn.exec_driver_sql(f"CREATE TEMP TABLE {_STAGE} ({ddl})")
@@ -93,6 +102,26 @@ def staged_upsert(
     else:
         _insert_sqlite(session, columns, frame)
 
+    withheld: list[str] = []
+    # text() reads ":name" as a bind parameter: the rule's literals ('TLP:RED') keep their colons.
+    hidden = None if hidden is None else hidden.replace(":", "\\:")
+    replaced = {c: sql.replace(":", "\\:") for c, sql in (set_sql or {}).items()}
+    if hidden is not None:
+        match = (
+            f"FROM {_STAGE} s JOIN {table.name} ON {table.name}.source_agency = :src "
+            f"AND {table.name}.external_id = s.external_id WHERE {hidden}"
+        )
+        withheld = [
+            str(x)
+            for x in conn.execute(
+                text(f"SELECT s.external_id {match}"), {"src": source_agency}
+            ).scalars()
+        ]
+        if withheld:
+            conn.execute(
+                text(f"DELETE FROM {_STAGE} WHERE external_id IN (SELECT s.external_id {match})"),
+                {"src": source_agency},
+            )
     join = (
         f"FROM {_STAGE} s LEFT JOIN {table.name} t "
         "ON t.source_agency = :src AND t.external_id = s.external_id"
@@ -114,19 +143,21 @@ def staged_upsert(
     # The review date runs from when a record first entered: an update leaves it alone.
     updates = [c for c in columns if c not in ("external_id", "review_at")]
     set_clause = ", ".join(
-        f"{c} = excluded.{c}" for c in [*updates, "geometry", "batch_id", "updated_at"]
+        f"{c} = {replaced.get(c, f'excluded.{c}')}"
+        for c in [*updates, "geometry", "batch_id", "updated_at"]
     )
+    allowed = f" AND NOT ({hidden})" if hidden is not None else ""
     stmt = text(
         f"INSERT INTO {table.name} ({', '.join(columns)}, geometry, source_agency, batch_id, "
         f"created_at, updated_at) SELECT {', '.join('s.' + c for c in columns)}, "
         f"{point_sql(dialect, 's.lon', 's.lat')}, :src, :batch, :now, :now "
         f"FROM {_STAGE} s WHERE true ON CONFLICT (source_agency, external_id) DO UPDATE SET "
-        f"{set_clause} WHERE {table.name}.content_hash <> excluded.content_hash"
+        f"{set_clause} WHERE {table.name}.content_hash <> excluded.content_hash{allowed}"
     ).bindparams(bindparam("now", type_=UTCDateTime()))
     conn.execute(stmt, {"src": source_agency, "batch": batch_id, "now": utcnow()})
     conn.exec_driver_sql(f"DROP TABLE {_STAGE}")
     new, changed = int(new), int(changed)
-    return new, changed, len(frame) - new - changed
+    return new, changed, len(frame) - new - changed - len(withheld), withheld
 
 
 def _time_strings(col: pd.Series, suffix: str = "") -> npt.NDArray[np.str_]:

@@ -32,6 +32,8 @@ class UpsertCounts:
     inserted: int
     updated: int
     unchanged: int
+    # External ids whose stored record the writer may not change: left untouched (quarantined).
+    withheld: tuple[str, ...] = ()
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -53,10 +55,16 @@ def start_batch(
     origin: str,
     content_sha256: str | None,
     profile: str | None,
+    imported_by_agency: str | None = None,
 ) -> IngestBatch:
-    """Create the batch row (status ``running``) and return it with its id."""
+    """Create the batch row (status ``running``) and return it with its id.
+
+    ``imported_by_agency``: the agency of the user who imported it (who may then download its
+    quarantined rows); ``None`` for the system.
+    """
     batch = IngestBatch(
         source_agency=source_agency,
+        imported_by_agency=imported_by_agency,
         kind=kind,
         origin=origin,
         content_sha256=content_sha256,
@@ -105,12 +113,15 @@ def upsert_events(
     batch_id: int,
     all_new: bool = False,
     review_years: int | None = None,
+    hidden: str | None = None,
+    set_sql: dict[str, str] | None = None,
 ) -> UpsertCounts:
     """Insert new events, update changed ones (keeping a revision), leave the rest alone.
 
     ``all_new`` says no row can exist yet (see :func:`store.bulk.staged_upsert`). Suspicious
     events get their review date (entry time plus ``review_years``, 28 CFR 23.20(h)); an update
-    keeps the date the record first entered with.
+    keeps the date the record first entered with. ``hidden`` and ``set_sql``: the importer's
+    write rule (:func:`store.bulk.staged_upsert`).
     """
     if review_years is None:
         from settings import get_settings  # the store reads settings only when not told
@@ -118,7 +129,14 @@ def upsert_events(
         review_years = get_settings().sar_review_years
     stamped = frame.assign(review_at=review_dates(frame["kind"], years=review_years))
     return _upsert(
-        session, Event, stamped, source_agency=source_agency, batch_id=batch_id, all_new=all_new
+        session,
+        Event,
+        stamped,
+        source_agency=source_agency,
+        batch_id=batch_id,
+        all_new=all_new,
+        hidden=hidden,
+        set_sql=set_sql,
     )
 
 
@@ -135,10 +153,19 @@ def upsert_sites(
     source_agency: str,
     batch_id: int,
     all_new: bool = False,
+    hidden: str | None = None,
+    set_sql: dict[str, str] | None = None,
 ) -> UpsertCounts:
-    """Insert new sites and update changed ones."""
+    """Insert new sites and update changed ones (the importer's write rule as for events)."""
     return _upsert(
-        session, Site, frame, source_agency=source_agency, batch_id=batch_id, all_new=all_new
+        session,
+        Site,
+        frame,
+        source_agency=source_agency,
+        batch_id=batch_id,
+        all_new=all_new,
+        hidden=hidden,
+        set_sql=set_sql,
     )
 
 
@@ -155,6 +182,8 @@ def _upsert(
     source_agency: str,
     batch_id: int,
     all_new: bool = False,
+    hidden: str | None = None,
+    set_sql: dict[str, str] | None = None,
 ) -> UpsertCounts:
     if frame.empty:
         return UpsertCounts(0, 0, 0)
@@ -162,7 +191,7 @@ def _upsert(
     def keep(ids: list[int]) -> None:
         _keep_revisions(session, ids, batch_id=batch_id, now=utcnow())
 
-    new, changed, same = staged_upsert(
+    new, changed, same, withheld = staged_upsert(
         session,
         model.__table__,
         frame,
@@ -170,8 +199,10 @@ def _upsert(
         batch_id=batch_id,
         before_update=keep if model is Event else None,
         all_new=all_new,
+        hidden=hidden,
+        set_sql=set_sql,
     )
-    return UpsertCounts(new, changed, same)
+    return UpsertCounts(new, changed, same, tuple(withheld))
 
 
 _REVISION_FIELDS = (

@@ -7,6 +7,7 @@ from dash import dcc, html
 from layers.registry import DEFAULT_VISIBLE, LAYERS
 from security.capabilities import Capability, can
 from security.roles import Viewer
+from security.write_rights import import_sources
 from settings import Settings
 from ui import filters, flags_queue, ids, live, mappanel, upload
 
@@ -52,8 +53,16 @@ def _controls(settings: Settings, viewer: Viewer | None) -> html.Div:
             *mappanel.playback_controls(),
             *mappanel.hex_controls(settings),
             html.Div(id=ids.WINDOW_TEXT, className="wf-hint"),
-            html.Div(upload.panel(), hidden=not may_import),
+            html.Div(upload.panel(_import_sources(settings, viewer)), hidden=not may_import),
         ],
+    )
+
+
+def _import_sources(settings: Settings, viewer: Viewer | None) -> list[str]:
+    if viewer is None:
+        return []
+    return import_sources(
+        viewer, host_agency=settings.host_agency, delegations=settings.import_delegations
     )
 
 

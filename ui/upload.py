@@ -15,8 +15,12 @@ KIND_OPTIONS = [
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
-def panel() -> html.Div:
-    """Return the upload panel (file, kind, source, import button, summary, quarantine CSV)."""
+def panel(sources: list[str] | None = None) -> html.Div:
+    """Return the upload panel (file, kind, source, import button, summary, quarantine CSV).
+
+    ``sources``: the agencies the viewer may import for, its own first (a list, never typed).
+    """
+    sources = sources or []
     return html.Div(
         className="wf-upload-panel",
         children=[
@@ -35,11 +39,13 @@ def panel() -> html.Div:
                 clearable=False,
                 className="wf-upload-kind",
             ),
-            dcc.Input(
+            html.Label("Source agency", htmlFor=ids.UPLOAD_SOURCE, className="wf-hint"),
+            dcc.Dropdown(
                 id=ids.UPLOAD_SOURCE,
-                type="text",
-                placeholder="Source agency, e.g. BPD",
-                debounce=False,
+                options=[{"label": s, "value": s} for s in sources],
+                value=sources[0] if sources else None,
+                clearable=False,
+                searchable=False,
                 className="wf-upload-source",
             ),
             html.P(

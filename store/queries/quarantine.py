@@ -11,7 +11,7 @@ caveat can open it: only the batch's source agency and the agency whose user upl
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from security.roles import Role, Viewer
@@ -25,13 +25,6 @@ def may_see_batch(viewer: Viewer, source_agency: str, imported_by_agency: str | 
     if viewer.role is Role.SYSTEM:
         return True
     return bool(viewer.agency) and viewer.agency in (source_agency, imported_by_agency)
-
-
-def set_importer(*, session: Session, batch_id: int, agency: str) -> None:
-    """Record which agency uploaded batch ``batch_id`` (the dashboard's upload panel)."""
-    session.execute(
-        update(IngestBatch).where(IngestBatch.id == batch_id).values(imported_by_agency=agency)
-    )
 
 
 def quarantined_rows(*, session: Session, viewer: Viewer, batch_id: int) -> pd.DataFrame | None:

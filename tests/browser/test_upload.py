@@ -55,7 +55,8 @@ def test_upl001_import_a_file_and_download_its_quarantine(
     file_input = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#upload-file input"))
     file_input.send_keys(str(path))
     _wait(browser, lambda d: "partner.csv" in d.find_element(By.ID, "upload-filename").text)
-    browser.find_element(By.ID, "upload-source").send_keys("MSP")
+    # The source is a list of the analyst's own agency and its delegations: its own is chosen.
+    assert "MA-CFC" in browser.find_element(By.ID, "upload-source").text
     browser.find_element(By.ID, "upload-button").click()
     _wait(browser, lambda d: d.find_elements(By.ID, "upload-count-read"))
     counts = {
@@ -88,7 +89,8 @@ def test_upl002_an_unreadable_file_says_why(
     file_input = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#upload-file input"))
     file_input.send_keys(str(path))
     _wait(browser, lambda d: "empty.csv" in d.find_element(By.ID, "upload-filename").text)
-    browser.find_element(By.ID, "upload-source").send_keys("MSP")
+    # The source is a list of the analyst's own agency and its delegations: its own is chosen.
+    assert "MA-CFC" in browser.find_element(By.ID, "upload-source").text
     browser.find_element(By.ID, "upload-button").click()
     alert = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".wf-upload-error"))
     assert "Not imported" in alert[0].text

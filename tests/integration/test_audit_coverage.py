@@ -198,7 +198,8 @@ def test_imports_from_the_dashboard_the_command_line_and_the_api(
     }
     missing_source = _post(analyst, "upload-summary.children", upload)
     assert missing_source.status_code == 200
-    ok = _post(analyst, "upload-summary.children", {**upload, "upload-source.value": "BPD"})
+    source = {"upload-source.value": settings.host_agency}  # the analyst's own agency
+    ok = _post(analyst, "upload-summary.children", {**upload, **source})
     assert ok.status_code == 200
     path = tmp_path / "cli.csv"
     path.write_text(raw_events(3, seed=10).frame.to_csv(index=False))
@@ -217,7 +218,7 @@ def test_imports_from_the_dashboard_the_command_line_and_the_api(
     assert got == [
         ("analyst", settings.host_agency, "partner.csv", "error"),
         ("analyst", settings.host_agency, "partner.csv", "ok"),
-        ("system", Viewer.system().agency, str(path), "ok"),
+        ("system", Viewer.system().agency, path.name, "ok"),
         (f"apikey:{stored.prefix}", AGENCY_A, "api", "ok"),
         (f"apikey:{stored.prefix}", AGENCY_A, "api", "error"),
     ]

@@ -357,8 +357,10 @@ def test_quarantine_downloads_only_for_the_importing_and_source_agency(
     # The partner has no import capability at all.
     assert sign_in(client, "partner-b") == 302
     assert _callback(client, "upload-download.data", download).status_code == 403
-    # A center analyst (another agency than A, not the importer) gets nothing, audited.
-    analyst = create_app(settings).server.test_client()
+    # A center analyst (another agency than A, not the importer) gets nothing, audited. A has
+    # delegated its imports to the center, so the analyst may import for A below.
+    delegated = settings.model_copy(update={"import_delegations": [AGENCY_A]})
+    analyst = create_app(delegated).server.test_client()
     assert sign_in(analyst, "analyst") == 302
     refused = _callback(analyst, "upload-download.data", download)
     assert refused.status_code in (200, 204)
