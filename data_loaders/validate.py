@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from shapely.geometry.base import BaseGeometry
 
 from analytics.cells import points_to_cells
+from analytics.codes import factorize
 from data_loaders.areas import inside
 from data_loaders.errors import ProfileError
 from data_loaders.parsing import (
@@ -434,7 +435,7 @@ def _event_fields(
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     raw_category = _column(rows, profile.columns.get("category"))
     # Categories repeat: each distinct one is upper-cased and looked up once, then spread.
-    codes, uniques = pd.factorize(raw_category)
+    codes, uniques = factorize(raw_category)
     upper_u = [u.upper() for u in uniques]
     sar = {k.upper(): v for k, v in profile.suspicious_categories.items()}
     # ISE-SAR codes and names are understood as given, whatever the profile.

@@ -7,6 +7,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from analytics.codes import factorize
 from store.models.vocab import SAR_CATEGORIES
 
 
@@ -43,7 +44,7 @@ def category_label(category: pd.Series) -> pd.Series:
 
 def category_text(category: pd.Series) -> pd.Series:
     """``text(category_label(category))``, with each distinct category labelled once."""
-    codes, uniques = pd.factorize(category)
+    codes, uniques = factorize(category)
     labels = text(category_label(pd.Series(uniques, dtype=object))).tolist()
     return pd.Series(np.array([*labels, ""], dtype=object)[codes], index=category.index)
 
@@ -54,6 +55,6 @@ def text(values: pd.Series) -> pd.Series:
     Missing values become ``""``. Values repeat (places, agencies, markings): each distinct one
     is escaped once.
     """
-    codes, uniques = pd.factorize(values)  # missing -> -1, which picks the trailing ""
+    codes, uniques = factorize(values)  # missing -> -1, which picks the trailing ""
     escaped = np.array([html.escape(str(u)) for u in uniques] + [""], dtype=object)
     return pd.Series(escaped[codes], index=values.index, dtype=object)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from analytics.codes import factorize
 from layers._format import text
 from layers.base import LayerRequest, Trace
 from store.queries import site_points
@@ -63,7 +64,7 @@ class SitesLayer:
         )
         sizes = frame["tier"].map(TIER_SIZE).fillna(7).astype(int).to_numpy()
         lon, lat = frame["lon"].to_numpy(), frame["lat"].to_numpy()
-        codes, sectors = pd.factorize(frame["sector"], sort=True)
+        codes, sectors = factorize(frame["sector"], sort=True)
         traces: list[Trace] = []
         for code, sector in enumerate(sectors):
             at = np.flatnonzero(codes == code)

@@ -56,6 +56,7 @@ import pandas as pd
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
+from analytics.codes import factorize
 from store.models import DataVersion, Event
 from store.models.version import EVENT_VERSION_SLOTS, combined_token
 from store.models.vocab import EVENT_KINDS
@@ -295,7 +296,7 @@ def clear_cache() -> None:
 
 def _codes(values: npt.ArrayLike) -> tuple[npt.NDArray[np.int32], tuple[str, ...]]:
     """Codes into the sorted vocabulary; only the few distinct values are sorted."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False)
+    codes, uniques = factorize(np.asarray(values, dtype=object), sort=False)
     vocab = [str(u) for u in uniques]
     order = sorted(range(len(vocab)), key=vocab.__getitem__)
     remap = np.empty(len(vocab), dtype=np.int32)
