@@ -10,7 +10,34 @@ from hypothesis import settings as hypothesis_settings
 # Property tests check results, never speed: no per-example deadline (a loaded CI machine would
 # otherwise fail them on time alone). Speed is measured in bench/.
 hypothesis_settings.register_profile("watchfloor", deadline=None)
-hypothesis_settings.load_profile("watchfloor")
+# CI draws the same examples on every run (a red run can be replayed, a green one is not luck);
+# developers' runs keep exploring new ones. HYPOTHESIS_PROFILE chooses either explicitly.
+hypothesis_settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "watchfloor")
+)
+
+# Each tier is marked by where its tests live (pytest ignores ``pytestmark`` in a conftest), so
+# ``-m unit``, ``-m integration``, ``-m browser`` select exactly their directory's tests.
+TIER_OF_DIRECTORY = {
+    "unit": ("unit",),
+    "integration": ("integration",),
+    "security": ("integration", "security"),
+    "browser": ("browser",),
+    "ops": ("ops",),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its tier, from its directory under ``tests/``."""
+    for item in items:
+        parts = item.path.parts
+        if "tests" not in parts:
+            continue
+        directory = parts[parts.index("tests") + 1] if len(parts) > parts.index("tests") + 1 else ""
+        for marker in TIER_OF_DIRECTORY.get(directory, ()):
+            item.add_marker(marker)
+
 
 # Password hashes at argon2-cffi's cheapest profile in this process and every app and command it
 # starts: the production cost (~0.2 s of CPU a hash or a sign-in) was a quarter of the suite's

@@ -10,8 +10,6 @@ from selenium import webdriver
 
 from tests.browser.harness import CHROMEDRIVER, CHROMIUM, make_driver, running_app
 
-pytestmark = pytest.mark.browser
-
 
 @pytest.fixture(scope="session")
 def live_db(tmp_path_factory: pytest.TempPathFactory) -> Path:

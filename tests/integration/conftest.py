@@ -15,7 +15,6 @@ from settings import Settings
 from store.engine import dispose_engines, make_engine
 from store.migrate import upgrade
 
-pytestmark = pytest.mark.integration
 BACKENDS = ["spatialite", "postgis"]
 
 

@@ -17,7 +17,6 @@ from security.apikeys import create_key
 from store.engine import make_engine, session_scope
 from store.migrate import upgrade
 
-pytestmark = pytest.mark.integration
 AGENCY = "DRILL-PD"
 
 
