@@ -37,23 +37,30 @@ test: install-dev ## run the whole test suite (SpatiaLite, PostGIS, Redis, headl
 	WATCHFLOOR_TEST_REDIS_URL="$${WATCHFLOOR_TEST_REDIS_URL:-$$redis}" \
 	$(PY) -m pytest $(XDIST) $(PYTEST_FLAGS) $(ARGS)
 
-test-unit: install-dev ## unit tests only (no database, no browser)
-	$(PY) -m pytest tests/unit $(ARGS)
+# The tier targets never install (make install-dev, or make test once, does): a developer's quick
+# run must not start apt. Without the virtual environment they say what to run.
+DEV_READY := .venv/bin/pytest
 
-test-integration: install-dev ## integration tests on SpatiaLite, PostGIS and Redis
+$(DEV_READY):
+	@echo "no development environment: run 'make install-dev' (or 'make test') first" >&2; exit 1
+
+test-unit: $(DEV_READY) ## unit tests only (no database, no browser); installs nothing
+	$(PY) -m pytest -m unit $(ARGS)
+
+test-integration: $(DEV_READY) ## integration and security tests on SpatiaLite, PostGIS and Redis
 	@url="$$(scripts/ensure_postgis.sh)" || url=""; \
 	redis="$$(scripts/ensure_redis.sh)" || redis=""; \
 	WATCHFLOOR_TEST_POSTGIS_URL="$${WATCHFLOOR_TEST_POSTGIS_URL:-$$url}" \
 	WATCHFLOOR_TEST_REDIS_URL="$${WATCHFLOOR_TEST_REDIS_URL:-$$redis}" \
-	$(PY) -m pytest tests/integration $(PYTEST_FLAGS) $(ARGS)
+	$(PY) -m pytest -m integration $(PYTEST_FLAGS) $(ARGS)
 
-test-browser: install-dev ## browser tests in headless Chromium
-	$(PY) -m pytest tests/browser $(ARGS)
+test-browser: $(DEV_READY) ## browser tests in headless Chromium
+	$(PY) -m pytest -m browser $(ARGS)
 
-lint: install-dev ## ruff
+lint: $(DEV_READY) ## ruff
 	.venv/bin/ruff check .
 
-fmt: install-dev ## format with ruff
+fmt: $(DEV_READY) ## format with ruff
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
 
 db-upgrade: install ## migrate the configured database to the newest schema
