@@ -19,19 +19,19 @@ from api.export import register_export_api
 from api.ogc import register_ogc
 from callbacks._context import SETTINGS_KEY
 from data_loaders.api import register_api
-from exports.web import register_downloads
 from jobs.detection import enable_detection_after_ingest
 from ops.health import register_probes
 from ops.logs import configure_logging as _configure_logging
 from ops.logs import install_request_ids
+from rules.capabilities import Capability, can
 from security import web
-from security.capabilities import Capability, can
 from settings import PROJECT_ROOT, Settings, get_settings
 from store.columnar import warm_cache
 from store.engine import backend_name, get_engine, session_scope
 from store.migrate import schema_version
 from store.queries import table_counts
 from ui import shell
+from web.downloads import register_downloads
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
-    from security.roles import Viewer
+    from domain.roles import Viewer
 
 logger = logging.getLogger("watchfloor.cli")
 
@@ -72,8 +72,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Export filtered layers for a viewer (the host agency's analyst unless told otherwise)."""
     from pathlib import Path
 
+    from domain.roles import Role, Viewer
     from exports.service import build_filter, export_layers
-    from security.roles import Role, Viewer
     from settings import get_settings
     from store.engine import session_scope
 
@@ -156,7 +156,7 @@ def cmd_regions_import(args: argparse.Namespace) -> int:
 
 def cmd_areas_list(args: argparse.Namespace) -> int:
     """List regions and hazards."""
-    from security.roles import Viewer
+    from domain.roles import Viewer
     from store.engine import session_scope
     from store.queries.areas import list_areas
 
@@ -168,8 +168,8 @@ def cmd_areas_list(args: argparse.Namespace) -> int:
 
 def _area_request(args: argparse.Namespace, area_name: str):  # type: ignore[no-untyped-def]
     """Return (settings, window, viewer, area_id) for a region command; bad input: ValueError."""
+    from domain.roles import Role, Viewer
     from exports.service import build_filter
-    from security.roles import Role, Viewer
     from settings import get_settings
     from store.engine import session_scope
     from store.queries.areas import find_area
@@ -284,7 +284,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _importer(username: str | None) -> Viewer:
     """The viewer an import runs as: the named, enabled user, else the system (the operator)."""
-    from security.roles import Viewer
+    from domain.roles import Viewer
     from security.users import AccountError, get_user, viewer_of
     from store.engine import session_scope
 
@@ -299,9 +299,9 @@ def _importer(username: str | None) -> Viewer:
 
 def cmd_apikeys_create(args: argparse.Namespace) -> int:
     """Create an API key for an agency and print it once."""
+    from domain.roles import Viewer
     from security.apikeys import create_key
     from security.audit import record
-    from security.roles import Viewer
     from store.engine import session_scope
 
     with session_scope(_engine()) as session:
@@ -324,7 +324,7 @@ def cmd_apikeys_create(args: argparse.Namespace) -> int:
 
 def cmd_users_add(args: argparse.Namespace) -> int:
     """Create a user; the password comes from stdin or is a printed one-time password."""
-    from security.roles import Viewer
+    from domain.roles import Viewer
     from security.users import add_user
     from store.engine import session_scope
 
@@ -349,7 +349,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
     """Disable (or with --enable, enable again) a user; their sessions end."""
-    from security.roles import Viewer
+    from domain.roles import Viewer
     from security.users import set_disabled
     from store.engine import session_scope
 
@@ -364,7 +364,7 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
 
 def cmd_users_reset(args: argparse.Namespace) -> int:
     """Give a user a new one-time password, unlock them and end their sessions."""
-    from security.roles import Viewer
+    from domain.roles import Viewer
     from security.users import reset_password
     from store.engine import session_scope
 
@@ -446,9 +446,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_apikeys_revoke(args: argparse.Namespace) -> int:
     """Revoke an API key by its prefix."""
+    from domain.roles import Viewer
     from security.apikeys import revoke_key
     from security.audit import record
-    from security.roles import Viewer
     from store.engine import session_scope
 
     with session_scope(_engine()) as session:
@@ -498,8 +498,8 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     """Write the audit log as CSV (to --output or standard output); the export is audited."""
     from datetime import datetime
 
+    from domain.roles import Viewer
     from security import audit
-    from security.roles import Viewer
     from store.engine import session_scope
 
     since = datetime.fromisoformat(args.since) if args.since else None
@@ -528,8 +528,8 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     """List the records past their review date; delete them with --apply (audited)."""
+    from domain.roles import Viewer
     from security.retention import purge
-    from security.roles import Viewer
     from store.base import utcnow
     from store.engine import session_scope
 

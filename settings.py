@@ -10,8 +10,13 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from analytics.hotspots import DEFAULT_CATEGORY_WEIGHTS, DEFAULT_KIND_WEIGHTS
-from analytics.proximity import DEFAULT_RADIUS_M, DEFAULT_SECTOR_RADIUS_M, DEFAULT_TIER_FACTOR
+from domain.detection import (
+    DEFAULT_CATEGORY_WEIGHTS,
+    DEFAULT_KIND_WEIGHTS,
+    DEFAULT_RADIUS_M,
+    DEFAULT_SECTOR_RADIUS_M,
+    DEFAULT_TIER_FACTOR,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DB_PATH = PROJECT_ROOT / "var" / "watchfloor.sqlite"

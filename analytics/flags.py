@@ -24,8 +24,7 @@ import pandas as pd
 from analytics.cells import cell_centres, cells_to_str
 from analytics.hotspots import Cluster, DetectionParams
 from analytics.proximity import PROJECTED_CRS, sites_near
-from security.caveats import most_restrictive
-from security.visibility import OPEN_CAVEATS
+from domain.caveats import OPEN_CAVEATS, most_restrictive
 
 PRIORITY_WEIGHTS = {
     "significance": 0.30,

@@ -49,23 +49,10 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import betainc
 
 from analytics.cells import IntArray, cells_to_parent, check_res
+from domain.detection import DEFAULT_CATEGORY_WEIGHTS, DEFAULT_KIND_WEIGHTS
 
 FloatArray = npt.NDArray[np.float64]
 
-# Defaults: suspicious reports count five times an ordinary incident; categories that point at
-# pre-operational planning (surveillance, photography, probing, breach, eliciting) three times.
-DEFAULT_KIND_WEIGHTS: Mapping[str, float] = {"suspicious": 1.0, "incident": 0.2}
-DEFAULT_CATEGORY_WEIGHTS: Mapping[str, float] = {
-    "SURVL": 3.0,
-    "PHOTO": 3.0,
-    "TESTSEC": 3.0,
-    "INTRSN": 3.0,
-    "ELICIT": 2.5,
-    "AVIATION": 2.0,
-    "SABOT": 2.0,
-    "THREAT": 1.5,
-    "WPNS": 1.5,
-}
 EVENT_COLUMNS = ("id", "cell", "occurred_at", "kind", "category")
 
 

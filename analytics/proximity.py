@@ -21,30 +21,10 @@ import shapely
 from pyproj import Transformer
 
 from analytics.cells import cells_to_polygons
+from domain.detection import DEFAULT_RADIUS_M, DEFAULT_SECTOR_RADIUS_M, DEFAULT_TIER_FACTOR
 
 FloatArray = npt.NDArray[np.float64]
 PROJECTED_CRS = "EPSG:26986"
-
-# Protection radius by PPD-21 sector (metres) for a tier-2 site. Larger where an attack would have
-# regional consequences (nuclear, energy, chemical, dams), small for ordinary commercial sites.
-DEFAULT_SECTOR_RADIUS_M: Mapping[str, float] = {
-    "Nuclear Reactors, Materials and Waste": 5000.0,
-    "Energy": 2000.0,
-    "Chemical": 2000.0,
-    "Dams": 2000.0,
-    "Water and Wastewater Systems": 1500.0,
-    "Defense Industrial Base": 1500.0,
-    "Transportation Systems": 1000.0,
-    "Government Facilities": 800.0,
-    "Healthcare and Public Health": 800.0,
-    "Communications": 800.0,
-    "Emergency Services": 500.0,
-    "Financial Services": 500.0,
-    "Commercial Facilities": 300.0,
-}
-DEFAULT_RADIUS_M = 500.0  # any sector not listed
-# Tier 1 (most critical) sites are watched over a wider area.
-DEFAULT_TIER_FACTOR: Mapping[int, float] = {1: 1.5, 2: 1.0, 3: 0.75}
 
 
 @dataclass(frozen=True)

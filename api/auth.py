@@ -23,10 +23,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
+from domain.roles import Role, Viewer
+from rules.capabilities import Capability, can
 from security.apikeys import agency_for_key, bearer_token
 from security.audit import record
-from security.capabilities import Capability, can
-from security.roles import Role, Viewer
 from security.users import authenticate, viewer_of
 from settings import Settings
 from store.engine import session_scope

@@ -20,8 +20,8 @@ import h3
 import shapely
 from sqlalchemy.orm import Session
 
+from domain.roles import Viewer
 from exports.service import flags_frame, layer_frame, points_frame
-from security.roles import Viewer
 from store.cache import BoundCache, cached
 from store.queries.features import (
     Extent,

@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from api.auth import Caller, authorize
 from api.errors import ApiError, error_response
 from api.params import int_param, query_filter
+from domain.roles import Viewer
 from exports.formats import FORMATS, SUFFIX
 from exports.service import (
     EXPORT_LAYERS,
@@ -40,7 +41,6 @@ from exports.service import (
 )
 from exports.stream import csv_chunks, geojson_chunks
 from security.audit import record
-from security.roles import Viewer
 from settings import Settings
 from store.engine import get_engine, session_scope
 from store.queries.events import caveats_present

@@ -47,10 +47,10 @@ from api.openapi import (
     openapi_document,
 )
 from api.params import MAX_LIMIT, int_param, query_filter
+from domain.caveats import most_restrictive
 from exports.stream import feature_texts
+from rules.visibility import visibility_class
 from security.audit import record
-from security.caveats import most_restrictive
-from security.visibility import visibility_class
 from settings import Settings
 from store.cache import SharedCache, bind_cache, shared_cache
 from store.engine import get_engine, session_scope

@@ -20,11 +20,11 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine
 
 from api.errors import ApiError
+from domain.roles import Viewer
+from domain.vocab import EVENT_KINDS
 from exports.service import build_filter
 from layers.selection import SelectionError, area_from_option
-from security.roles import Viewer
 from store.engine import session_scope
-from store.models.vocab import EVENT_KINDS
 from store.queries.filters import EventFilter
 
 FILTER_PARAMS = (

@@ -27,8 +27,8 @@ from bench._schemas import postgis_schema
 from data_loaders.demo import DEMO_DIR, DEMO_KIT
 from data_loaders.ingest import ingest_path
 from data_loaders.profiles import load_profile
+from domain.roles import Viewer
 from jobs.detection import run_detection
-from security.roles import Viewer
 from settings import Settings
 from store.engine import make_engine, session_scope
 from store.migrate import upgrade

@@ -15,7 +15,7 @@ import time
 
 from bench import _hexload
 from bench._report import Report
-from security.roles import Viewer
+from domain.roles import Viewer
 from security.users import add_user
 from settings import Settings
 from store.engine import make_engine, session_scope

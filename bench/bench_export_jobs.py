@@ -42,9 +42,9 @@ def _cpu_s() -> float:
 
 def worker(url: str, fmt: str, var_dir: str) -> dict[str, object]:
     """Run one export job in this process; return its figures (the child's side)."""
+    from domain.roles import Role, Viewer
     from jobs.exports import job_dir, job_status, start_export_job
     from layers.selection import ScreenState, screen_filter
-    from security.roles import Role, Viewer
     from settings import Settings
     from store.engine import make_engine, session_scope
 

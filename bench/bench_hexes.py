@@ -24,10 +24,10 @@ from sqlalchemy import Engine, select, text
 from analytics.timebuckets import trailing_window
 from bench import _hexload
 from bench._report import Report
+from domain.roles import Role, Viewer
 from layers.payload import map_payload
 from layers.view import MapConfig, build_map_view
-from security.roles import Role, Viewer
-from security.visibility import visible_clause
+from rules.visibility import visible_clause
 from store.columnar import clear_cache, event_columns
 from store.engine import make_engine, session_scope
 from store.models import Event

@@ -42,9 +42,9 @@ from sqlalchemy import func, select
 
 from bench import _hexload
 from bench._report import Report
+from domain.roles import Viewer
 from ops.launch import free_port, start_gunicorn, stop_gunicorn, wait_ready
 from security.apikeys import create_key
-from security.roles import Viewer
 from security.users import add_user
 from store.engine import make_engine, session_scope
 from store.models import Event

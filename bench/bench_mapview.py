@@ -27,12 +27,12 @@ from analytics.timebuckets import TimeWindow
 from bench import _hexload
 from bench._report import Report
 from bench.bench_load import VIEWS  # where the load bench's dashboards look: (lat, lon, zoom)
+from domain.roles import Role, Viewer
 from layers.base import LayerRequest
 from layers.payload import map_payload
 from layers.registry import LAYERS
 from layers.view import MapConfig, build_map_view
 from layers.viewport import approx_viewport, padded, res_for_zoom
-from security.roles import Role, Viewer
 from store.columnar import clear_cache, event_columns
 from store.engine import make_engine, session_scope
 from store.queries import EventFilter

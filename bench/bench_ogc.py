@@ -18,8 +18,8 @@ from typing import Any
 from api.collections import collection_extents
 from bench import _hexload
 from bench._report import Report
+from domain.roles import Role, Viewer
 from security.apikeys import create_key
-from security.roles import Role, Viewer
 from security.users import add_user, get_user
 from settings import Settings
 from store.engine import make_engine, session_scope

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from analytics.timebuckets import TimeWindow
 from bench import _hexload
 from bench._report import Report
-from security.roles import Role, Viewer
+from domain.roles import Role, Viewer
 from store.columnar import clear_cache, event_columns, mark_stale, with_snapshot_lag
 from store.engine import make_engine, session_scope
 from store.models import Event

@@ -6,8 +6,8 @@ import dash
 import flask
 from sqlalchemy import Engine
 
+from domain.roles import Viewer
 from layers.view import MapConfig
-from security.roles import Viewer
 from security.session import current_viewer
 from settings import Settings
 from store.cache import SharedCache, shared_cache

@@ -11,8 +11,8 @@ from callbacks._state import WindowState
 from layers.celldetail import cell_detail
 from layers.selection import SelectionError, screen_filter, screen_state
 from layers.view import resolve_window
+from rules.capabilities import Capability, require
 from security.audit import record
-from security.capabilities import Capability, require
 from store.engine import session_scope
 from store.queries import EventFilter
 from ui import ids

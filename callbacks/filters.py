@@ -18,7 +18,7 @@ from layers.selection import (
     screen_state,
 )
 from reports.regional import filtered_picture, open_flags_inside
-from security.capabilities import Capability, require
+from rules.capabilities import Capability, require
 from store.engine import session_scope
 from store.queries.areas import list_areas
 from store.queries.hexagg import visible_values

@@ -8,8 +8,8 @@ from typing import Any
 from dash import Input, Output, State, callback, ctx, no_update
 
 from callbacks import _context
+from rules.capabilities import Capability, require
 from security.audit import record
-from security.capabilities import Capability, require
 from store.base import utcnow
 from store.engine import session_scope
 from store.errors import StoreError

@@ -21,8 +21,8 @@ from dash.exceptions import PreventUpdate
 from callbacks import _context
 from callbacks._answer import plain
 from callbacks._state import WindowState
+from rules.capabilities import Capability, require
 from security.audit import record
-from security.capabilities import Capability, require
 from store.engine import session_scope
 from store.queries.feed import (
     feed_items,

@@ -25,8 +25,8 @@ from layers.payload import map_payload
 from layers.selection import ScreenState, SelectionError, screen_filter, screen_state
 from layers.timeline import brushed_window, step_window, timeline_figure, timeline_frame
 from layers.view import build_map_view, resolve_window
+from rules.capabilities import Capability, require
 from security.audit import record
-from security.capabilities import Capability, require
 from store.columnar import want_version
 from store.engine import session_scope
 from store.queries import EventFilter

@@ -10,8 +10,8 @@ from dash.exceptions import PreventUpdate
 from callbacks import _context
 from data_loaders.errors import IngestError
 from data_loaders.upload import ingest_upload, quarantine_csv
+from rules.capabilities import Capability, require
 from security.audit import record
-from security.capabilities import Capability, require
 from store.columnar import mark_stale
 from store.engine import session_scope
 from store.queries.quarantine import quarantined_rows

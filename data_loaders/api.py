@@ -27,9 +27,9 @@ from data_loaders.ingest import ingest_table
 from data_loaders.readers import RawTable
 from data_loaders.recognize import auto_profile
 from data_loaders.validate import map_rows
+from domain.roles import Role, Viewer
 from security.apikeys import agency_for_key, bearer_token, key_prefix
 from security.audit import record
-from security.roles import Role, Viewer
 from settings import Settings
 from store.base import utcnow
 from store.engine import get_engine, session_scope

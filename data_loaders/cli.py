@@ -13,8 +13,8 @@ from data_loaders.ingest import BatchSummary, ingest_path
 from data_loaders.profiles import Profile, load_profile, matching_profile, shipped_profiles
 from data_loaders.progress import ProgressLine
 from data_loaders.readers import iter_tables
-from security.roles import Viewer
-from security.write_rights import SourceNotAllowed, check_source
+from domain.roles import Viewer
+from rules.write_rights import SourceNotAllowed, check_source
 from settings import Settings
 from store.migrate import upgrade
 

@@ -27,9 +27,9 @@ from data_loaders.profiles import Profile
 from data_loaders.readers import CHUNK_ROWS, RawTable, inspect_file, iter_tables
 from data_loaders.recognize import auto_profile
 from data_loaders.validate import MappedRows, map_rows
+from domain.roles import Role, Viewer
+from rules.write_rights import NOT_WRITABLE, NOT_WRITABLE_DETAIL, RowGuard, row_guard
 from security.audit import record
-from security.roles import Role, Viewer
-from security.write_rights import NOT_WRITABLE, NOT_WRITABLE_DETAIL, RowGuard, row_guard
 from store.base import utcnow
 from store.bulk import deferred_indexes
 from store.engine import session_scope
@@ -210,7 +210,7 @@ def ingest_chunks(
         The one chunk, already mapped (``ingest_table``'s ``mapped``).
     importer
         Who imports (a user, an API key's agency, or ``Viewer.system()``): its write rule
-        (:mod:`security.write_rights`) decides which stored records the batch may change, and
+        (:mod:`rules.write_rights`) decides which stored records the batch may change, and
         the import is audited as its in the batch's own transaction. ``None``: the system,
         unaudited (the demo kit, tests).
     channel

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from data_loaders.errors import ProfileError
-from store.models.vocab import HANDLING_CAVEATS, SAR_CATEGORIES, SECTORS
+from domain.vocab import HANDLING_CAVEATS, SAR_CATEGORIES, SECTORS
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 

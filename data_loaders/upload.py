@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from data_loaders.cli import run_ingest
 from data_loaders.errors import IngestError
 from data_loaders.ingest import BatchSummary
-from security.roles import Viewer
+from domain.roles import Viewer
 from settings import Settings
 
 
@@ -39,7 +39,7 @@ def ingest_upload(
 ) -> BatchSummary:
     """Import an uploaded file as one batch (shipped profile when it fits, else recognition).
 
-    ``importer`` imports it (one of its sources, :func:`security.write_rights.import_sources`;
+    ``importer`` imports it (one of its sources, :func:`rules.write_rights.import_sources`;
     its write rule applies and the import is audited with the batch).
 
     Raises

@@ -35,7 +35,7 @@ from data_loaders.parsing import (
 )
 from data_loaders.profiles import Profile
 from data_loaders.readers import RawTable
-from store.models.vocab import EVENT_KINDS, SAR_CATEGORIES
+from domain.vocab import EVENT_KINDS, SAR_CATEGORIES
 
 # Quarantine reasons, in the order they are tested.
 REASONS = (

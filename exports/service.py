@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from analytics.cells import cells_to_polygons, cells_to_str
 from analytics.timebuckets import TimeWindow
+from domain.caveats import most_restrictive
+from domain.roles import Viewer
 from exports.formats import write_layers
 from exports.names import EXPORT_LAYERS, ExportFormat
-from security.caveats import most_restrictive
-from security.roles import Viewer
 from store.queries import hex_counts
 from store.queries.areas import area_features
 from store.queries.events import caveats_present

@@ -26,7 +26,7 @@ from analytics.flags import build_flags
 from analytics.hotspots import DetectionParams, scan
 from analytics.proximity import protection_radii
 from data_loaders.ingest import BatchSummary, IngestHook, on_ingested, remove_hook
-from security.roles import Viewer
+from domain.roles import Viewer
 from settings import Settings
 from store.engine import session_scope
 from store.flag_writes import upsert_flags

@@ -7,7 +7,7 @@ the rows first with the same filter, then reads the event layers in keyset pages
 each page to the file under ``VAR_DIR/exports/<job id>/``, updating ``rows_done`` and its
 heartbeat in the database. Any worker answers a poll from that row (:func:`job_status`); a
 running job without a heartbeat for ``WATCHFLOOR_EXPORT_STALE_S`` seconds lost its process and
-is reported failed. The file is sent (and audited) by ``exports.web``. Files of jobs older than
+is reported failed. The file is sent (and audited) by ``web.downloads``. Files of jobs older than
 ``WATCHFLOOR_EXPORT_RETENTION_HOURS`` are deleted when the next job starts, or by
 ``manage.py exports cleanup``.
 """
@@ -29,6 +29,7 @@ from typing import Any
 import geopandas as gpd
 from sqlalchemy import Engine
 
+from domain.roles import Viewer
 from exports.chunked import ChunkSource, write_layers_chunked
 from exports.formats import FORMATS, SUFFIX, ExportFormat
 from exports.service import (
@@ -39,7 +40,6 @@ from exports.service import (
     points_frame,
 )
 from layers.selection import ScreenState, SelectionError, area_label, screen_filter
-from security.roles import Viewer
 from settings import Settings
 from store.base import utcnow
 from store.engine import session_scope

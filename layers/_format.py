@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.codes import factorize
-from store.models.vocab import SAR_CATEGORIES
+from domain.vocab import SAR_CATEGORIES
 
 
 def local_time(times: pd.Series, tz: str) -> pd.Series:

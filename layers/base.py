@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from security.roles import Viewer
+from domain.roles import Viewer
 from store.queries.filters import EventFilter
 
 Trace = dict[str, Any]

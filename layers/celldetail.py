@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from analytics.cells import cell_res, points_to_cells, str_to_cells
-from security.roles import Viewer
+from domain.roles import Viewer
 from store.queries import EventFilter, site_points
 from store.queries.celldetail import cell_events
 

@@ -17,8 +17,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from analytics.timebuckets import TimeWindow
+from domain.roles import Viewer
 from layers.view import PRESET_DAYS, WindowPreset, resolve_window
-from security.roles import Viewer
 from store.queries.areas import area_shape, list_areas
 from store.queries.filters import BBox, EventFilter
 

@@ -9,8 +9,8 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from analytics.timebuckets import TimeWindow
-from security.roles import Viewer
-from security.visibility import visibility_class
+from domain.roles import Viewer
+from rules.visibility import visibility_class
 from store.cache import SharedCache, bind_cache, cached
 from store.queries import EventFilter, cell_bucket_counts
 

@@ -12,12 +12,12 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from analytics.timebuckets import TimeWindow, trailing_window
+from domain.caveats import most_restrictive
+from domain.roles import Viewer
 from layers.base import ColourMode, LayerRequest, Trace
 from layers.hexes import HexLayer
 from layers.registry import LAYERS
-from security.caveats import most_restrictive
-from security.roles import Viewer
-from security.visibility import visibility_class
+from rules.visibility import visibility_class
 from store.cache import BoundCache, SharedCache, bind_cache, cached
 from store.columnar import event_columns
 from store.queries.filters import BBox, EventFilter

@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from analytics.cells import cells_to_parent
 from analytics.timebuckets import TimeWindow
+from domain.caveats import most_restrictive
+from domain.roles import Viewer
 from reports.errors import BriefingError
 from reports.regional import filtered_picture, open_flags_inside, previous_window
 from reports.static_map import render_map_png
-from security.caveats import most_restrictive
-from security.roles import Viewer
 from store.queries.areas import area_shape, filtered_events, list_areas
 from store.queries.filters import EventFilter
 from store.queries.sites import site_points

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from analytics.summary import RegionSummary, summarise_region
 from analytics.timebuckets import TimeWindow
+from domain.roles import Viewer
 from layers.flags import OPEN_STATUSES
-from security.roles import Viewer
 from store.queries.areas import area_shape, events_in_area, filtered_events
 from store.queries.filters import EventFilter
 from store.queries.flags import flag_rows

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from security.roles import Viewer
+from domain.roles import Viewer
 from store.base import utcnow
 from store.models import AuditEntry
 

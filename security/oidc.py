@@ -20,8 +20,8 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
 from sqlalchemy import Engine
 
+from domain.roles import Role, Viewer
 from security.audit import record
-from security.roles import Role, Viewer
 from security.users import get_user, viewer_of
 from settings import Settings
 from store.base import utcnow

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from domain.roles import Viewer
 from security.audit import record
-from security.roles import Viewer
 from store.models import Event, EventRevision
 
 _CHUNK = 500

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import flask_login
 from werkzeug.exceptions import Unauthorized
 
-from security.roles import Viewer
+from domain.roles import Viewer
 from settings import Settings
 
 

@@ -11,9 +11,9 @@ import flask_login
 from flask_limiter import Limiter, RequestLimit
 from sqlalchemy import Engine, select
 
+from domain.roles import Role, Viewer
+from rules.capabilities import Capability, require
 from security import audit
-from security.capabilities import Capability, require
-from security.roles import Role, Viewer
 from security.session import SignedInUser, current_viewer
 from security.users import authenticate, change_password, get_user, viewer_of
 from security.web import csrf_ok, csrf_token
@@ -172,14 +172,14 @@ def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blu
 
     @bp.route("/admin/audit")
     def audit_page() -> Any:
-        require(Capability.ADMINISTER)
+        require(Capability.ADMINISTER, current_viewer())
         with session_scope(engine) as session:
             rows = audit.entries(session=session, limit=AUDIT_PAGE_ROWS)
         return page("audit.html", rows=rows, limit=AUDIT_PAGE_ROWS)
 
     @bp.route("/admin/audit.csv")
     def audit_csv() -> Any:
-        viewer = require(Capability.ADMINISTER)
+        viewer = require(Capability.ADMINISTER, current_viewer())
         with session_scope(engine) as session:
             rows = audit.entries(session=session)
             audit.record(

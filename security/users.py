@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, case, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from domain.roles import Role, Viewer
 from security.audit import record
 from security.passwords import hash_password, one_time_password, policy_problem, verify_password
-from security.roles import Role, Viewer
 from store.base import utcnow
 from store.engine import session_scope
 from store.models import User

@@ -74,7 +74,7 @@ def staged_upsert(
         are unique in the file): rows go straight into ``table``, without the staging table.
     hidden
         SQL over ``table`` (by its name) selecting stored rows this write may not change
-        (:func:`security.write_rights.row_guard`): the staged rows that would touch one are
+        (:func:`rules.write_rights.row_guard`): the staged rows that would touch one are
         taken out, untouched, and their external ids returned. The update's ``WHERE`` repeats
         the condition, so a row stored meanwhile by another transaction is not changed either.
     set_sql

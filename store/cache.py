@@ -4,7 +4,7 @@ Notes
 -----
 Keys name everything an answer depends on: the database, the data-version token of the events
 snapshot the answer is computed from (``bind_cache``), the viewer's visibility class
-(``security.visibility.visibility_class``) and every filter parameter, hashed. A write
+(``rules.visibility.visibility_class``) and every filter parameter, hashed. A write
 replaces the token, so a refreshed snapshot misses and recomputes: nothing is ever invalidated
 by hand. Values are serialised without pickle (JSON for the
 structure, raw numpy bytes for arrays and frame columns) and signed with an HMAC of the secret
@@ -184,7 +184,7 @@ def cache_key(
     versions
         The data-version token(s) the answer depends on.
     visibility
-        ``security.visibility.visibility_class`` of the viewer.
+        ``rules.visibility.visibility_class`` of the viewer.
     params
         Every other parameter of the answer (filters, window, resolution, ...); dataclasses,
         datetimes and collections are written out field by field.
@@ -353,7 +353,7 @@ def bind_cache(cache: SharedCache | None, *, session: Any, visibility: str) -> B
         columnar snapshot the session reads (``store.columnar``), so every worker and session
         looking at the same snapshot version shares the answers, even while writes stream in.
     visibility
-        ``security.visibility.visibility_class`` of the viewer.
+        ``rules.visibility.visibility_class`` of the viewer.
     """
     if cache is None:
         return None

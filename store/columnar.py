@@ -57,9 +57,9 @@ from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from analytics.codes import factorize
+from domain.vocab import EVENT_KINDS
 from store.models import DataVersion, Event
 from store.models.version import EVENT_VERSION_SLOTS, combined_token
-from store.models.vocab import EVENT_KINDS
 from store.snapshot import CODED, Block, EventColumns, merge_blocks, sorted_block
 from store.spatial import bulk_rows, epoch_us_sql
 

@@ -22,9 +22,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from analytics.flags import MIXED_AGENCIES, FlagCandidate
-from security.caveats import most_restrictive
-from security.roles import Viewer
-from security.visibility import OPEN_CAVEATS, visible_clause
+from domain.caveats import OPEN_CAVEATS, most_restrictive
+from domain.roles import Viewer
+from rules.visibility import visible_clause
 from store.base import utcnow
 from store.errors import StoreError
 from store.models.flag import DISPOSITIONS, FLAG_STATUSES, Flag, FlagHistory

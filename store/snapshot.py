@@ -226,7 +226,7 @@ class EventColumns:
     """Every event's aggregate columns at one data version: ``main`` plus ``tail``.
 
     String columns are codes into the sorted vocabularies ``categories``, ``agencies`` and
-    ``handlings``; ``kind`` indexes ``store.models.vocab.EVENT_KINDS``. ``checked_at`` is when
+    ``handlings``; ``kind`` indexes ``domain.vocab.EVENT_KINDS``. ``checked_at`` is when
     (``time.monotonic``) the data version was last read and found to be ``token``: the snapshot
     holds at least every event committed before then.
     """

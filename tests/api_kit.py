@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
+from domain.roles import Role, Viewer
 from security.apikeys import create_key
-from security.roles import Role, Viewer
 from settings import Settings
 from store.engine import session_scope
 from store.queries.exports import event_rows

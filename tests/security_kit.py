@@ -14,7 +14,7 @@ from analytics.cells import cells_to_parent
 from analytics.flags import FlagCandidate
 from data_loaders.ingest import ingest_table
 from data_loaders.profiles import load_profile
-from security.roles import Role, Viewer
+from domain.roles import Role, Viewer
 from security.users import add_user
 from settings import Settings
 from store.engine import session_scope

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from domain.roles import Viewer
 from layers.registry import DEFAULT_VISIBLE, LAYERS
-from security.capabilities import Capability, can
-from security.roles import Viewer
-from security.write_rights import import_sources
+from rules.capabilities import Capability, can
+from rules.write_rights import import_sources
 from settings import Settings
 from ui import filters, flags_queue, ids, live, mappanel, upload
 

@@ -12,7 +12,7 @@ from store.types import BigIntPK, UTCDateTime
 
 
 class User(TimestampMixin, Base):
-    """A person who signs in; ``role`` and ``agency`` make their :class:`security.roles.Viewer`.
+    """A person who signs in; ``role`` and ``agency`` make their :class:`domain.roles.Viewer`.
 
     ``auth_epoch`` is part of the session id: bumping it (password change, reset, disable) ends
     every session the user has open.

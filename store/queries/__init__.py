@@ -1,4 +1,4 @@
-"""Read functions per aggregate; every one takes ``viewer`` and applies security.visibility."""
+"""Read functions per aggregate; every one takes ``viewer`` and applies rules.visibility."""
 
 from store.queries.events import (
     caveats_present,

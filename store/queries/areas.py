@@ -11,8 +11,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from security.roles import Viewer
-from security.visibility import visible_clause
+from domain.roles import Viewer
+from rules.visibility import visible_clause
 from store.models import Area, Event
 from store.queries.events import POINT_COLUMNS
 from store.queries.filters import EventFilter

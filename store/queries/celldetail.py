@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analytics.cells import children_range
-from security.roles import Viewer
-from security.visibility import visible_clause
+from domain.roles import Viewer
+from rules.visibility import visible_clause
 from store.models import Event
 from store.queries.filters import EventFilter
 

@@ -9,8 +9,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from analytics.cells import check_res
-from security.roles import Viewer
-from security.visibility import visible_clause
+from domain.roles import Viewer
+from rules.visibility import visible_clause
 from store.models import Event
 from store.queries.filters import EventFilter
 from store.spatial import cell_parent_sql

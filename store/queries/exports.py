@@ -7,8 +7,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from security.roles import Viewer
-from security.visibility import visible_clause
+from domain.roles import Viewer
+from rules.visibility import visible_clause
 from store.models import Event, Site
 from store.queries.filters import BBox, EventFilter, area_clauses, bbox_clauses
 

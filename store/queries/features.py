@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.timebuckets import TimeWindow
-from security.roles import Viewer
-from security.visibility import visible_clause
+from domain.roles import Viewer
+from domain.vocab import EVENT_KINDS
+from rules.visibility import visible_clause
 from store.models import Area, Event, Flag, Site
-from store.models.vocab import EVENT_KINDS
 from store.queries.exports import EVENT_EXPORT_COLUMNS, SITE_EXPORT_COLUMNS
 from store.queries.filters import BBox, EventFilter, area_clauses, bbox_clauses
 from store.types import UTCDateTime

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from security.roles import Viewer
-from security.visibility import visible_clause
+from domain.roles import Viewer
+from rules.visibility import visible_clause
 from store.columnar import event_columns
 from store.models import DataVersion, Event, Flag, Site
 from store.models.version import EVENT_VERSION_SLOTS, combined_token

@@ -11,7 +11,7 @@ from sqlalchemy import func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.timebuckets import TimeWindow
-from store.models.vocab import EVENT_KINDS
+from domain.vocab import EVENT_KINDS
 
 BBox = tuple[float, float, float, float]  # west, south, east, north in degrees (EPSG:4326)
 

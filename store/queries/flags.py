@@ -19,8 +19,8 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from security.roles import Viewer
-from security.visibility import visible_clause
+from domain.roles import Viewer
+from rules.visibility import visible_clause
 from store.models import Event, Flag, FlagHistory, Site
 
 DETECTION_COLUMNS = ("id", "cell", "occurred_at", "kind", "category", "handling", "source_agency")

@@ -29,10 +29,10 @@ from sqlalchemy.orm import Session
 from analytics.cells import IntArray, check_res
 from analytics.hexagg import bucket_index, count_cells
 from analytics.timebuckets import Bucket, TimeWindow, bucket_edges
-from security.roles import Viewer
-from security.visibility import may_see
+from domain.roles import Viewer
+from domain.vocab import EVENT_KINDS
+from rules.visibility import may_see
 from store.columnar import EventColumns, event_columns
-from store.models.vocab import EVENT_KINDS
 from store.queries.events import HEX_COLUMNS
 from store.queries.filters import EventFilter
 from store.snapshot import Block
@@ -66,7 +66,7 @@ def _visibility_table(cols: EventColumns, viewer: Viewer) -> npt.NDArray[np.bool
 
     Notes
     -----
-    ``security.visibility.may_see`` (the Python twin of the SQL rule) decides once per distinct
+    ``rules.visibility.may_see`` (the Python twin of the SQL rule) decides once per distinct
     (handling, agency) pair; numpy then looks the answer up per row.
     """
     return np.array(

@@ -11,11 +11,11 @@ import pandas as pd
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from security.roles import Viewer
-from security.visibility import visible_clause
+from domain.roles import Viewer
+from domain.vocab import EVENT_KINDS
+from rules.visibility import visible_clause
 from store.columnar import event_columns, rewrite_version
 from store.models import Event
-from store.models.vocab import EVENT_KINDS
 from store.queries.events import POINT_COLUMNS, event_points
 from store.queries.filters import EventFilter
 from store.queries.hexagg import Selection, select_rows

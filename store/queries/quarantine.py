@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from security.roles import Role, Viewer
+from domain.roles import Role, Viewer
 from store.models import IngestBatch, QuarantinedRow
 
 QUARANTINE_COLUMNS = ["row_number", "reason", "detail", "raw"]

@@ -11,8 +11,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from security.roles import Viewer
-from security.visibility import visibility_class, visible_clause
+from domain.roles import Viewer
+from rules.visibility import visibility_class, visible_clause
 from store.models import DataVersion, Site
 from store.queries.filters import BBox, area_clauses, bbox_clauses
 

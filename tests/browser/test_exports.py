@@ -155,8 +155,8 @@ def _incidents_inside(db: Path, area_id: int, category: str) -> int:
     """Visible incidents of ``category`` strictly inside the area, counted outside the app."""
     import shapely
 
-    from security.roles import Role, Viewer
-    from security.visibility import may_see
+    from domain.roles import Role, Viewer
+    from rules.visibility import may_see
     from store.engine import make_engine, session_scope
     from store.queries.areas import area_shape
 
@@ -252,8 +252,8 @@ def _inside(db: Path, polygon: list[list[float]], start: str, end: str) -> dict[
     import pandas as pd
     import shapely
 
-    from security.roles import Role, Viewer
-    from security.visibility import may_see
+    from domain.roles import Role, Viewer
+    from rules.visibility import may_see
 
     analyst = Viewer("demo-analyst", Role.ANALYST, agency="MA-CFC")
     with sqlite3.connect(db) as conn:

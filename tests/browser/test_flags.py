@@ -10,8 +10,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from domain.roles import Role, Viewer
 from jobs.detection import run_detection
-from security.roles import Role, Viewer
 from settings import Settings
 from store.engine import make_engine, session_scope
 from store.queries.flags import flag_rows

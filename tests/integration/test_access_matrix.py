@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from security.capabilities import MATRIX, Capability
+from rules.capabilities import MATRIX, Capability
 from settings import Settings
 from store.engine import session_scope
 from tests.security_kit import USERS, callback_payload, make_users, sign_in
@@ -29,7 +29,7 @@ ROUTE_CAPABILITY = {
 # Routes of one object: allowed callers get 404 for the made-up id (and others 403 first).
 NOT_FOUND_WHEN_ALLOWED = {"/export/jobs/<job_id>", "/export/jobs/<job_id>/file"}
 # Every Dash callback, by its output, and the capability it requires. A new callback fails
-# this test until it is added here (and calls security.capabilities.require).
+# this test until it is added here (and calls rules.capabilities.require).
 CALLBACK_CAPABILITY = {
     "map-spec.data": Capability.VIEW_MAP,
     "window-store.data": Capability.VIEW_MAP,
@@ -227,7 +227,7 @@ def test_security_headers_on_every_answer(engine: Engine, settings: Settings, pa
 def test_a_role_without_the_capability_gets_403_from_the_callback(
     engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from security.roles import Role
+    from domain.roles import Role
 
     make_users(engine, settings, ("partner-a",))
     client = _app(settings).server.test_client()
@@ -243,9 +243,9 @@ def test_a_role_without_the_capability_gets_403_from_the_callback(
 
 
 def test_read_apis_per_role_and_partner_key(engine: Engine, settings: Settings) -> None:
+    from domain.roles import Role, Viewer
+    from rules.visibility import may_see
     from security.apikeys import create_key
-    from security.roles import Role, Viewer
-    from security.visibility import may_see
     from tests.api_kit import basic, bearer
     from tests.security_kit import AGENCY_A, two_agency_events
 

@@ -6,8 +6,8 @@ import pandas as pd
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from domain.roles import Role, Viewer
 from layers.view import MapConfig, MapView, build_map_view
-from security.roles import Role, Viewer
 from security.users import DEMO_PASSWORD, DEMO_USERS
 from settings import Settings
 from store.engine import session_scope

@@ -12,11 +12,11 @@ import pytest
 import shapely
 from sqlalchemy import Engine
 
+from domain.roles import Role, Viewer
 from exports.service import export_layers
 from layers.selection import ScreenState, SelectionError, resolve_selection, screen_filter
 from layers.timeline import timeline_frame
 from layers.view import MapConfig, build_map_view
-from security.roles import Role, Viewer
 from settings import Settings
 from store.engine import session_scope
 from store.queries import EventFilter, event_points, hex_counts

@@ -7,8 +7,8 @@ import shapely
 from sqlalchemy import Engine
 
 from analytics.timebuckets import TimeWindow
+from domain.roles import Role, Viewer
 from reports.regional import previous_window, regional_picture
-from security.roles import Role, Viewer
 from settings import Settings
 from store.engine import session_scope
 from store.queries import EventFilter, event_points, site_points

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
 from analytics.cells import cells_to_parent, cells_to_str
-from security.roles import Viewer
+from domain.roles import Viewer
 from security.users import add_user, change_password, reset_password, set_disabled
 from settings import Settings, get_settings
 from store.engine import session_scope

@@ -13,9 +13,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import DBAPIError
 
+from domain.roles import Viewer
 from security import audit
 from security.retention import purge
-from security.roles import Viewer
 from settings import Settings, get_settings
 from store.base import utcnow
 from store.engine import session_scope

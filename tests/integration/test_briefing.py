@@ -9,8 +9,8 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from analytics.timebuckets import TimeWindow
+from domain.roles import Role, Viewer
 from reports.briefing import build_briefing, write_pdf
-from security.roles import Role, Viewer
 from settings import Settings
 from store.engine import session_scope
 from store.queries import EventFilter

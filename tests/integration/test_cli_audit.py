@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from domain.roles import Role, Viewer
 from exports.service import build_filter
-from security.roles import Role, Viewer
 from settings import PROJECT_ROOT
 from store.engine import make_engine, session_scope
 from store.models import AuditEntry

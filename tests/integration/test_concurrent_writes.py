@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from domain.roles import Role, Viewer
 from security.apikeys import create_key
 from security.audit import record
-from security.roles import Role, Viewer
 from settings import Settings
 from store.engine import session_scope
 from store.models import AuditEntry, Event

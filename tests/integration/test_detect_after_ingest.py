@@ -10,8 +10,8 @@ from data_loaders.demo import seed_demo
 from data_loaders.ingest import ingest_table
 from data_loaders.profiles import load_profile
 from data_loaders.readers import RawTable
+from domain.roles import Viewer
 from jobs.detection import _DEBOUNCED, DebouncedDetection, enable_detection_after_ingest
-from security.roles import Viewer
 from settings import Settings
 from store.engine import session_scope
 from store.models import Flag

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, func, select
 
 from analytics.cells import points_to_cells
 from bench import detection_scenarios as sc
+from domain.roles import Role, Viewer
 from jobs.detection import run_detection
-from security.roles import Role, Viewer
 from settings import Settings
 from store.engine import session_scope
 from store.flag_writes import (

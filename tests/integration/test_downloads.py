@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from domain.roles import Role, Viewer
 from layers.selection import ScreenState, screen_filter
-from security.roles import Role, Viewer
 from security.users import AccountError
 from settings import Settings
 from store.engine import session_scope

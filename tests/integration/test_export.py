@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 
 from data_loaders.ingest import ingest_path
 from data_loaders.profiles import load_profile
+from domain.roles import Role, Viewer
 from exports.formats import FORMATS, SUFFIX, sidecar_path
 from exports.service import build_filter, export_layers
 from layers.view import MapConfig, build_map_view
-from security.roles import Role, Viewer
 from settings import Settings
 from store.engine import session_scope
 from store.queries import EventFilter, event_points

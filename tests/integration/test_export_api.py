@@ -14,9 +14,9 @@ import pytest
 import shapely
 from sqlalchemy import Engine, select
 
+from domain.roles import Role, Viewer
 from exports.formats import FORMATS, SUFFIX
-from security.roles import Role, Viewer
-from security.visibility import may_see
+from rules.visibility import may_see
 from settings import Settings
 from store.engine import session_scope
 from store.models import AuditEntry, User

@@ -13,11 +13,11 @@ import pyogrio
 import pytest
 from sqlalchemy import Engine, select
 
+from domain.caveats import most_restrictive
+from domain.roles import Role, Viewer
 from exports.service import export_layers
 from jobs.exports import cleanup_expired_jobs, job_dir, job_status, run_export_job, start_export_job
 from layers.selection import ScreenState, screen_filter
-from security.caveats import most_restrictive
-from security.roles import Role, Viewer
 from security.users import AccountError
 from settings import Settings
 from store.engine import session_scope
@@ -304,7 +304,7 @@ _DYING_WORKER = """
 import os, sys, threading
 from jobs.exports import start_export_job
 from layers.selection import ScreenState
-from security.roles import Role, Viewer
+from domain.roles import Role, Viewer
 from settings import Settings
 from store.engine import make_engine
 
@@ -425,7 +425,7 @@ def test_manage_exports_cleanup_reports_what_it_deleted(tmp_path: Path, db_url: 
 def test_export_job_holds_only_what_the_viewer_may_see(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    from security.visibility import may_see
+    from rules.visibility import may_see
     from tests.security_kit import event_frame, two_agency_events
 
     settings = settings.model_copy(update={"var_dir": tmp_path, "export_chunk_rows": 50})

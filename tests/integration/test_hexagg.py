@@ -15,8 +15,8 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from analytics.cells import cells_to_parent, points_to_cells
 from analytics.timebuckets import TimeWindow
-from security.roles import Role, Viewer
-from security.visibility import may_see
+from domain.roles import Role, Viewer
+from rules.visibility import may_see
 from store import columnar
 from store.columnar import (
     EventColumns,

@@ -26,13 +26,13 @@ from analytics.cells import cells_to_parent, cells_to_str
 from analytics.timebuckets import TimeWindow
 from data_loaders.ingest import ingest_table
 from data_loaders.profiles import load_profile
+from domain.roles import Role, Viewer
 from exports.formats import FORMATS, SUFFIX
 from exports.service import export_layers
 from layers.encoding import decode_typed_array
 from reports.briefing import build_briefing
+from rules.visibility import may_see
 from security.apikeys import create_key
-from security.roles import Role, Viewer
-from security.visibility import may_see
 from settings import Settings
 from store.engine import session_scope
 from store.flag_writes import upsert_flags

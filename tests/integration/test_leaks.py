@@ -11,9 +11,9 @@ from sqlalchemy import Engine, select
 
 from data_loaders.ingest import ingest_table
 from data_loaders.profiles import load_profile
+from domain.roles import Role, Viewer
 from layers.encoding import decode_typed_array, words_to_cells
-from security.roles import Role, Viewer
-from security.visibility import may_see
+from rules.visibility import may_see
 from settings import Settings
 from store.engine import session_scope
 from store.models import Event

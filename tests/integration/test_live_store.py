@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
-from security.roles import Role, Viewer
-from security.visibility import may_see
+from domain.roles import Role, Viewer
+from rules.visibility import may_see
 from settings import Settings
 from store.engine import session_scope
 from store.models import Event, Flag

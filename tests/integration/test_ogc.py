@@ -18,9 +18,9 @@ from sqlalchemy import Engine, func, select
 from data_loaders.ingest import ingest_table
 from data_loaders.profiles import load_profile
 from data_loaders.readers import RawTable
+from domain.roles import Role, Viewer
+from rules.visibility import may_see
 from security.apikeys import create_key
-from security.roles import Role, Viewer
-from security.visibility import may_see
 from settings import Settings
 from store.engine import session_scope
 from store.models import AuditEntry

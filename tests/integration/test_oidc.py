@@ -12,7 +12,7 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
-from security.roles import Viewer
+from domain.roles import Viewer
 from security.users import set_disabled
 from settings import Settings
 from store.engine import session_scope

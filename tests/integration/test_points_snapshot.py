@@ -14,11 +14,11 @@ from sqlalchemy import Engine, insert, update
 
 from analytics.cells import points_to_cells
 from analytics.timebuckets import TimeWindow
-from security.roles import Role, Viewer
+from domain.roles import Role, Viewer
+from domain.vocab import EVENT_KINDS
 from store.columnar import clear_cache, event_columns, with_snapshot_lag
 from store.engine import session_scope
 from store.models import Event
-from store.models.vocab import EVENT_KINDS
 from store.queries import EventFilter, event_points
 from store.queries.points import newest_points, snapshot_points
 

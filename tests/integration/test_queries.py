@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from analytics.cells import cells_to_parent, children_range
 from analytics.timebuckets import TimeWindow
-from security.roles import Role, Viewer
+from domain.roles import Role, Viewer
 from settings import Settings
 from store.engine import session_scope
 from store.queries import EventFilter, event_points, event_time_range, hex_counts, site_points

@@ -8,8 +8,8 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
+from domain.roles import Role, Viewer
 from layers.view import MapConfig, MapView, build_map_view
-from security.roles import Role, Viewer
 from settings import Settings
 from store.cache import SharedCache
 from store.engine import session_scope

@@ -11,7 +11,7 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select, update
 
-from security.roles import Viewer
+from domain.roles import Viewer
 from security.users import add_user, authenticate, set_disabled
 from settings import Settings
 from store.base import utcnow

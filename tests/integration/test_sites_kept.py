@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 
 from analytics.cells import points_to_cells
-from security.roles import Role, Viewer
+from domain.roles import Role, Viewer
 from store.engine import session_scope
 from store.queries import sites as site_queries
 from store.queries.sites import site_points

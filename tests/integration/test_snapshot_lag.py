@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from analytics.cells import points_to_cells
 from analytics.timebuckets import TimeWindow
-from security.roles import Role, Viewer
+from domain.roles import Role, Viewer
 from store import columnar
 from store.cache import bind_cache, shared_cache
 from store.columnar import (

@@ -23,8 +23,8 @@ from sqlalchemy import Engine, func, select
 from data_loaders.ingest import ingest_table
 from data_loaders.readers import RawTable
 from data_loaders.recognize import auto_profile
+from rules.write_rights import NOT_WRITABLE, NOT_WRITABLE_DETAIL
 from security.apikeys import create_key
-from security.write_rights import NOT_WRITABLE, NOT_WRITABLE_DETAIL
 from settings import Settings, get_settings
 from store.engine import session_scope
 from store.models import AuditEntry, Event, IngestBatch, QuarantinedRow, Site
@@ -305,6 +305,6 @@ def test_the_import_audit_commits_or_rolls_back_with_its_batch(
 
 
 def _viewer(name: str) -> Any:
-    from security.roles import Role, Viewer
+    from domain.roles import Role, Viewer
 
     return Viewer(name, Role.ANALYST, "MA-CFC")

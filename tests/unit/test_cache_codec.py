@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from security.roles import Role, Viewer
-from security.visibility import visibility_class
+from domain.roles import Role, Viewer
+from rules.visibility import visibility_class
 from store.cache import CacheValueError, SharedCache, cache_key, decode, encode
 
 

@@ -9,10 +9,10 @@ import re
 import pytest
 from pydantic import ValidationError
 
+from domain.roles import Role, Viewer
+from rules.capabilities import MATRIX, Capability, can
 from security.audit import to_csv
-from security.capabilities import MATRIX, Capability, can
 from security.passwords import hash_password, policy_problem, verify_password
-from security.roles import Role, Viewer
 from settings import PROJECT_ROOT, Settings
 from store.models import AuditEntry
 

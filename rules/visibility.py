@@ -23,10 +23,8 @@ from typing import Any
 from sqlalchemy import false, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from security.roles import Role, Viewer
-
-OPEN_CAVEATS = ("TLP:CLEAR", "TLP:GREEN")
-CENTER_CAVEATS = (*OPEN_CAVEATS, "TLP:AMBER", "LES", "TLP:AMBER+STRICT")
+from domain.caveats import CENTER_CAVEATS, OPEN_CAVEATS
+from domain.roles import Role, Viewer
 
 
 def visible_clause(viewer: Viewer, model: Any) -> ColumnElement[bool]:

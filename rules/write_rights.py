@@ -8,12 +8,12 @@ One rule for every import (dashboard panel, ``manage.py ingest --as USER``, the 
   anything else is refused before a file is read. The command line without ``--as`` and the
   maintenance jobs act as the system and may import for any source.
 - **Records.** An import may create new records and change existing ones that its importer may
-  *see* (:func:`security.visibility.visible_clause`, the one visibility rule). A row that would
+  *see* (:func:`rules.visibility.visible_clause`, the one visibility rule). A row that would
   touch a record its importer may not see is quarantined with :data:`NOT_WRITABLE`, whose words
   are the same for every such row: it does not say whether a hidden record exists or why.
 - **Caveats.** Only the owner (an importer of the source agency itself, or the system) may lower
   a record's handling caveat. Anyone else's update keeps the stricter of the stored and the new
-  caveat (:func:`security.caveats.stricter_sql`).
+  caveat (:func:`domain.caveats.stricter_sql`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import column, false, func, not_, table
 from sqlalchemy.engine import Dialect
 
-from security.capabilities import Capability, can
-from security.caveats import stricter_sql
-from security.roles import Role, Viewer
-from security.visibility import visible_clause
+from domain.caveats import stricter_sql
+from domain.roles import Role, Viewer
+from rules.capabilities import Capability, can
+from rules.visibility import visible_clause
 
 # Quarantine reason of a row whose record the importer may not write, and its one detail text.
 NOT_WRITABLE = "not_writable"
@@ -96,7 +96,7 @@ def row_guard(viewer: Viewer, source: str, *, table_name: str, dialect: Dialect)
     """Return the SQL form of the write rule for ``viewer`` importing ``source`` into a table.
 
     The owner (and the system) may change every record of the source, caveats included.
-    Anyone else may change only what :func:`security.visibility.visible_clause` lets it see,
+    Anyone else may change only what :func:`rules.visibility.visible_clause` lets it see,
     and never lowers a caveat.
     """
     if owns(viewer, source):

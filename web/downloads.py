@@ -34,8 +34,9 @@ from exports.service import EXPORT_LAYERS, export_layers
 from jobs.exports import job_file, job_status
 from layers.selection import ScreenState, SelectionError, area_label, screen_filter
 from reports.briefing import BriefingError, build_filtered_briefing, write_pdf
+from rules.capabilities import Capability, require
 from security.audit import record
-from security.capabilities import Capability, require
+from security.session import current_viewer
 from settings import Settings
 from store.engine import get_engine, session_scope
 from store.queries.filters import EventFilter
@@ -65,7 +66,7 @@ def _res(value: str | None) -> int:
 
 
 def _filter(engine: Engine, settings: Settings, state: ScreenState) -> tuple[EventFilter, str]:
-    viewer = require(Capability.EXPORT)
+    viewer = require(Capability.EXPORT, current_viewer())
     with session_scope(engine) as session:
         try:
             filters = screen_filter(state, session=session, viewer=viewer, tz=settings.timezone)
@@ -84,7 +85,7 @@ def _attachment(data: bytes, filename: str, mimetype: str) -> flask.Response:
 
 def export_download(engine: Engine, settings: Settings) -> flask.Response:
     """Answer ``GET /export/download``: one layer (or ``all``) in one format, as on screen."""
-    viewer = require(Capability.EXPORT)
+    viewer = require(Capability.EXPORT, current_viewer())
     args = flask.request.args
     layer = args.get("layer", "suspicious")
     fmt = args.get("format", "geojson")
@@ -139,7 +140,7 @@ def export_download(engine: Engine, settings: Settings) -> flask.Response:
 
 def briefing_download(engine: Engine, settings: Settings) -> flask.Response:
     """Answer ``GET /briefing/download``: the briefing of the screen's filter, HTML or PDF."""
-    viewer = require(Capability.EXPORT)
+    viewer = require(Capability.EXPORT, current_viewer())
     args = flask.request.args
     fmt = args.get("format", "html")
     if fmt not in BRIEFING_FORMATS:
@@ -199,7 +200,7 @@ def briefing_download(engine: Engine, settings: Settings) -> flask.Response:
 
 def job_progress(engine: Engine, settings: Settings, job_id: str) -> flask.Response:
     """Answer ``GET /export/jobs/<id>``: the job's state and rows done of rows total, as JSON."""
-    viewer = require(Capability.EXPORT)
+    viewer = require(Capability.EXPORT, current_viewer())
     status = job_status(engine=engine, settings=settings, job_id=job_id, viewer=viewer)
     if status is None:  # another user's job is as absent as one that never was
         raise NotFound("no such export job")
@@ -218,7 +219,7 @@ def job_progress(engine: Engine, settings: Settings, job_id: str) -> flask.Respo
 
 def job_download(engine: Engine, settings: Settings, job_id: str) -> flask.Response:
     """Answer ``GET /export/jobs/<id>/file``: the finished file, streamed from disk, audited."""
-    viewer = require(Capability.EXPORT)
+    viewer = require(Capability.EXPORT, current_viewer())
     status = job_status(engine=engine, settings=settings, job_id=job_id, viewer=viewer)
     if status is None:
         raise NotFound("no such export job")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from store.models.vocab import HANDLING_CAVEATS
+from domain.vocab import HANDLING_CAVEATS
 
 _RANK = {caveat: i for i, caveat in enumerate(HANDLING_CAVEATS)}
+# The visibility rule's data (rules/visibility.py compiles it to SQL and to Python): caveats every
+# signed-in user sees, and those fusion-center staff see too. Anything else only its source agency.
+OPEN_CAVEATS = ("TLP:CLEAR", "TLP:GREEN")
+CENTER_CAVEATS = (*OPEN_CAVEATS, "TLP:AMBER", "LES", "TLP:AMBER+STRICT")
 
 
 def most_restrictive(caveats: Iterable[str]) -> str:

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from werkzeug.exceptions import Forbidden
 
-from security.roles import Role, Viewer
+from domain.roles import Role, Viewer
 
 
 class Capability(StrEnum):
@@ -22,7 +22,7 @@ class Capability(StrEnum):
 
 C = Capability
 # The capability matrix (README "Roles and capabilities"). What a capability shows is still cut
-# down to the viewer's visible events by security.visibility.
+# down to the viewer's visible events by rules.visibility.
 MATRIX: dict[Role, frozenset[Capability]] = {
     Role.WATCH_OFFICER: frozenset({C.VIEW_MAP, C.VIEW_DETAILS, C.MANAGE_FLAGS}),
     Role.COMMAND: frozenset({C.VIEW_MAP, C.VIEW_DETAILS, C.MANAGE_FLAGS, C.EXPORT}),
@@ -38,15 +38,12 @@ def can(viewer: Viewer, capability: Capability) -> bool:
     return capability in MATRIX.get(viewer.role, frozenset())
 
 
-def require(capability: Capability, viewer: Viewer | None = None) -> Viewer:
-    """Return the viewer (the current request's when omitted) or raise 403 Forbidden.
+def require(capability: Capability, viewer: Viewer) -> Viewer:
+    """Return ``viewer`` or raise 403 Forbidden when its role lacks ``capability``.
 
-    Callbacks and routes call this first, so a hidden button is never the only guard.
+    Callbacks and routes call this first (with the request's viewer,
+    :func:`security.session.current_viewer`), so a hidden button is never the only guard.
     """
-    if viewer is None:
-        from security.session import current_viewer
-
-        viewer = current_viewer()
     if not can(viewer, capability):
         raise Forbidden(f"{viewer.role} may not {capability}")
     return viewer
