@@ -25,7 +25,7 @@ install-dev: ## the above plus Chromium, ChromeDriver, PostGIS and test tools
 run: install ## serve the dashboard on http://127.0.0.1:8050 (demo data on first run)
 	$(PY) app.py
 
-run-prod: install ## production profile: migrate, then gunicorn workers (PostGIS, Redis; README "Production")
+run-prod: install ## production profile: migrate, then gunicorn workers (PostGIS, Redis; docs/operations.md)
 	$(PY) manage.py db upgrade
 	WATCHFLOOR_LOG_FORMAT="$${WATCHFLOOR_LOG_FORMAT:-json}" \
 	WATCHFLOOR_DETECT_DEBOUNCE_S="$${WATCHFLOOR_DETECT_DEBOUNCE_S:-30}" exec .venv/bin/gunicorn -c gunicorn.conf.py app:server

@@ -18,7 +18,7 @@ HANDLING_CAVEATS: Final[tuple[str, ...]] = (
     "TLP:RED",
 )
 
-# ISE-SAR Functional Standard behaviour categories (NIEM sar codes), see DOMAIN.md.
+# ISE-SAR Functional Standard behaviour categories (NIEM sar codes), see docs/domain.md.
 SAR_CATEGORIES: Final[dict[str, str]] = {
     "INTRSN": "Breach / Attempted Intrusion",
     "MISREP": "Misrepresentation",

@@ -6,7 +6,7 @@ open.
 
 Notes
 -----
-Rules (Traffic Light Protocol 2.0, see DOMAIN.md):
+Rules (Traffic Light Protocol 2.0, see docs/domain.md):
 
 - ``TLP:CLEAR`` and ``TLP:GREEN``: every signed-in user.
 - ``TLP:AMBER`` and ``LES`` (law enforcement sensitive): fusion-center staff, and the source agency.

@@ -14,7 +14,7 @@ from store.engine import make_engine, session_scope
 from store.models import Event
 from store.models.version import EVENT_VERSION_SLOTS
 
-# SQLite has one writer at a time by design (BEGIN IMMEDIATE, README "Live watch desk").
+# SQLite has one writer at a time by design (BEGIN IMMEDIATE, docs/live.md).
 pytestmark = pytest.mark.parametrize("db_url", ["postgis"], indirect=True)
 
 
