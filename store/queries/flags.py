@@ -95,8 +95,12 @@ def plain_summary(
 def _withheld_explanation(flag: Flag, explanation: dict[str, Any]) -> dict[str, Any]:
     """Return ``explanation`` with every figure that depends on the whole run set to ``None``."""
     out = {**explanation, **dict.fromkeys(STATISTIC_FIELDS)}
+    # A category seen only in the baseline of the flag's cells may be a hidden report's: only
+    # those of the flag's own window events (which its viewer may see) stay.
     out["by_category"] = {
-        cat: {**v, "expected": None} for cat, v in explanation.get("by_category", {}).items()
+        cat: {**v, "expected": None}
+        for cat, v in explanation.get("by_category", {}).items()
+        if v.get("observed")
     }
     site = (explanation.get("sites") or [{}])[0]
     out["summary"] = plain_summary(

@@ -106,6 +106,7 @@ def _green_world(engine: Engine) -> None:
 def _add_red_baseline(engine: Engine) -> None:
     """Agency B's TLP:RED reports around Logan in the baseline weeks (the attack's input)."""
     red = sc.plant(*LOGAN, n=12, until=UNTIL - pd.Timedelta(days=14), seed=9, days=30)
+    red["category"] = "ELICIT"  # none of A's reports has it: it must not surface "by category"
     _events(engine, red, prefix="b-red", source=AGENCY_B, handling="TLP:RED")
 
 
