@@ -42,6 +42,10 @@ METHOD = (
     "cluster; distances in metres in EPSG:26986."
 )
 MIXED_AGENCIES = ""  # no viewer has an empty agency, so only the caveat rule can open the flag
+# The figures of a flag that come from the whole run (its expected counts through the area's
+# window share, p through that share, q through every neighbourhood tested, priority through q):
+# shown only to viewers who may see every input class (rules.statistics).
+STATISTIC_FIELDS = ("expected", "expected_weight", "p_value", "q_value", "priority")
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,29 @@ def flag_visibility(handlings: Sequence[str], agencies: Sequence[str]) -> tuple[
     return handling, agency
 
 
+def input_classes(
+    events: pd.DataFrame, *, window_end: pd.Timestamp, params: DetectionParams
+) -> list[list[str]]:
+    """Return the distinct ``[handling, source_agency]`` of the events a scan's statistics used.
+
+    The expected counts of every cluster depend on the window share of the whole area (the
+    space-time permutation model), and q on every neighbourhood tested, so every event in the
+    window and its baseline, anywhere, is an input of every flag of that window.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"occurred_at": pd.to_datetime(["2023-02-27", "2022-01-01"], utc=True),
+    ...                    "handling": ["TLP:RED", "TLP:GREEN"], "source_agency": ["B", "A"]})
+    >>> input_classes(ev, window_end=pd.Timestamp("2023-03-01", tz="UTC"), params=DetectionParams())
+    [['TLP:RED', 'B']]
+    """
+    start = window_end - pd.Timedelta(seconds=params.window_s + params.baseline_s)
+    times = pd.to_datetime(events["occurred_at"], utc=True)
+    used = events.loc[(times >= start) & (times < window_end), ["handling", "source_agency"]]
+    pairs = {(str(h), str(a)) for h, a in used.drop_duplicates().itertuples(index=False)}
+    return [list(pair) for pair in sorted(pairs)]
+
+
 def build_flags(
     clusters: Sequence[Cluster],
     events: pd.DataFrame,
@@ -156,6 +183,7 @@ def build_flags(
         Highest priority first. Distances are metres in EPSG:26986.
     """
     out = []
+    inputs: dict[pd.Timestamp, list[list[str]]] = {}
     for cluster in clusters:
         hits = sites_near(cluster.cells, sites["lon"], sites["lat"], radii_m)
         if not hits:
@@ -176,6 +204,10 @@ def build_flags(
             share=cluster.suspicious_share,
         )
         lat, lon = cell_centres(np.asarray(cluster.cells))
+        if cluster.window_end not in inputs:
+            inputs[cluster.window_end] = input_classes(
+                events, window_end=cluster.window_end, params=params
+            )
         site_rows = [
             {
                 "id": int(s["id"]),
@@ -209,16 +241,28 @@ def build_flags(
                 window_end=cluster.window_end,
                 first_event_at=cluster.first_at,
                 last_event_at=cluster.last_at,
-                explanation=explain(cluster, site_rows, params, score),
+                explanation=explain(
+                    cluster, site_rows, params, score, inputs=inputs[cluster.window_end]
+                ),
             )
         )
     return sorted(out, key=lambda f: (-f.priority, f.fingerprint))
 
 
 def explain(
-    cluster: Cluster, site_rows: list[dict[str, Any]], params: DetectionParams, score: float
+    cluster: Cluster,
+    site_rows: list[dict[str, Any]],
+    params: DetectionParams,
+    score: float,
+    *,
+    inputs: list[list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Return the JSON-ready explanation of one flag: what, how unusual, where, how found."""
+    """Return the JSON-ready explanation of one flag: what, how unusual, where, how found.
+
+    ``inputs`` are the ``[handling, source_agency]`` classes of every event the statistics used
+    (:func:`input_classes`); the store shows the statistics only to viewers who may see them all,
+    and never shows the list itself.
+    """
     return {
         "summary": (
             f"{cluster.observed} events in {len(cluster.cells)} cells where "
@@ -247,4 +291,5 @@ def explain(
         "method": METHOD,
         "distance_crs": PROJECTED_CRS,
         "parameters": params.to_dict(),
+        "inputs": inputs,
     }

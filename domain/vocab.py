@@ -8,7 +8,7 @@ EventKind = Literal["suspicious", "incident"]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = ("suspicious", "incident")
 
 # Traffic Light Protocol 2.0 plus the US "law enforcement sensitive" caveat, least to most
-# restrictive. The visibility rules live in security/visibility.py.
+# restrictive. The visibility rules live in rules/visibility.py.
 HANDLING_CAVEATS: Final[tuple[str, ...]] = (
     "TLP:CLEAR",
     "TLP:GREEN",

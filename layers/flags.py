@@ -50,7 +50,9 @@ class FlagsLayer:
         custom = pd.DataFrame(
             {
                 "id": frame["id"].astype(int),
-                "priority": frame["priority"].round(1),
+                # A priority withheld from this viewer (store.queries.flags) reads "withheld";
+                # the summary then says why.
+                "priority": ["withheld" if pd.isna(v) else f"{v:.1f}" for v in frame["priority"]],
                 "summary": text(frame["summary"]),
                 "status": frame["status"],
             }

@@ -161,7 +161,9 @@ def build_filtered_briefing(
         sites=summary.sites.to_dict(orient="records"),
         busiest=summary.busiest.to_dict(orient="records"),
         flags=flags[["id", "priority", "status", "summary"]]
-        .round({"priority": 1})
+        .assign(  # a priority withheld from the viewer: its summary says why
+            priority=["withheld" if pd.isna(v) else f"{v:.1f}" for v in flags["priority"].tolist()]
+        )
         .to_dict(orient="records"),
     )
     return Briefing(title=title, html=html, marking=marking, totals=summary.totals)

@@ -222,14 +222,26 @@ def _create(
     return flag
 
 
+def _backfill_inputs(flag: Flag, cand: FlagCandidate) -> None:
+    """Give a flag stored before runs recorded their inputs the figures of this run, and them.
+
+    Its figures are withheld from every viewer until they come with the event classes they were
+    computed from (rules.statistics); the history is untouched, as nothing new was found.
+    """
+    if json.loads(flag.explanation).get("inputs") is not None:
+        return
+    flag.priority, flag.p_value, flag.q_value = cand.priority, cand.p_value, cand.q_value
+    flag.observed, flag.expected = cand.observed, cand.expected
+    flag.explanation = json.dumps(cand.explanation)
+
+
 def _update(session: Session, flag: Flag, cand: FlagCandidate, *, now: datetime, actor: str) -> str:
     events, cells = _ints(flag.event_ids), _ints(flag.cells)
     new_events = set(cand.event_ids) - events
     new_cells = set(cand.cells) - cells
-    if not new_events and not new_cells:
+    if not new_events and (not new_cells or flag.status == "closed"):
+        _backfill_inputs(flag, cand)
         return "unchanged"  # the same data again: nothing to record
-    if flag.status == "closed" and not new_events:
-        return "unchanged"
     reopen = flag.status == "closed"
     _apply(flag, cand, events | new_events, cells | new_cells)
     flag.handling, flag.source_agency = _combine_visibility(

@@ -180,5 +180,7 @@ def flag_candidate(events: pd.DataFrame, caveat: str, text: str) -> FlagCandidat
                 "alpha": 0.05,
                 "min_events": 3,
             },
+            # As if the run had read these events only (rules.statistics).
+            "inputs": sorted(set(zip(events["handling"], events["source_agency"], strict=True))),
         },
     )

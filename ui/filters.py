@@ -181,7 +181,14 @@ def area_summary_children(name: str, summary: RegionSummary, flags: pd.DataFrame
     t = summary.totals
     change = t["events_now"] - t["events_before"]
     flag_rows = (
-        [html.Li(f"#{r.id} · priority {r.priority:.0f} · {r.status}") for r in flags.itertuples()]
+        [
+            html.Li(
+                f"#{r.id} · "
+                + ("statistics withheld" if pd.isna(r.priority) else f"priority {r.priority:.0f}")
+                + f" · {r.status}"
+            )
+            for r in flags.itertuples()
+        ]
         if len(flags)
         else [html.Li("none")]
     )

@@ -29,24 +29,36 @@ GRID_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
+WITHHELD = "withheld"  # in a grid cell; the detail view says why (STATISTICS_WITHHELD)
+
+
+def _figure(value: float, fmt: str) -> str:
+    return WITHHELD if pd.isna(value) else format(value, fmt)
+
+
 def grid_rows(frame: pd.DataFrame, tz: str) -> list[dict[str, Any]]:
-    """Return the queue's rows for the grid: rounded figures, local times, no cell lists."""
+    """Return the queue's rows for the grid: rounded figures, local times, no cell lists.
+
+    A flag whose statistics are withheld from the viewer (``store.queries.flags``) shows
+    "withheld" for them and no priority.
+    """
     if frame.empty:
         return []
     last = pd.to_datetime(frame["last_event_at"], utc=True, cache=False).dt.tz_convert(tz)
     out = pd.DataFrame(
         {
             "id": frame["id"].astype(int),
-            "priority": frame["priority"].round(1),
+            "priority": [None if pd.isna(p) else round(float(p), 1) for p in frame["priority"]],
             "status": frame["status"],
             "site_name": frame["site_name"].fillna(""),
             "site_sector": frame["site_sector"].fillna(""),
             "site_tier": frame["site_tier"],
             "distance_m": frame["nearest_distance_m"].round(0),
             "observed_expected": [
-                f"{o} / {e:.1f}" for o, e in zip(frame["observed"], frame["expected"], strict=True)
+                f"{o} / {_figure(e, '.1f')}"
+                for o, e in zip(frame["observed"], frame["expected"], strict=True)
             ],
-            "q_value": frame["q_value"].map(lambda q: f"{q:.2g}"),
+            "q_value": [_figure(q, ".2g") for q in frame["q_value"]],
             "last_event": last.dt.strftime("%Y-%m-%d %H:%M %Z"),
             "assignee": frame["assignee"].fillna(""),
             "handling": frame["handling"],
@@ -60,8 +72,12 @@ def detail_children(detail: dict[str, Any] | None) -> list[Any]:
     if detail is None:
         return [html.P("Select a flag to see why it was raised.", className="wf-hint")]
     ex = detail["explanation"]
+    withheld = detail.get("statistics")  # the summary then says so (store.queries.flags)
     cats = [
-        html.Li(f"{cat}: {v['observed']} observed, {v['expected']:.1f} expected")
+        html.Li(
+            f"{cat}: {v['observed']} observed"
+            + ("" if v["expected"] is None else f", {v['expected']:.1f} expected")
+        )
         for cat, v in ex["by_category"].items()
     ]
     sites = [
@@ -84,8 +100,9 @@ def detail_children(detail: dict[str, Any] | None) -> list[Any]:
         html.H3(f"Flag {detail['id']} · {detail['status']} · marking {detail['handling']}"),
         html.P(_html.unescape(ex["summary"])),
         html.P(
-            f"p = {ex['p_value']:.2g}, q = {ex['q_value']:.2g}; priority {ex['priority']}; "
-            f"{len(ex['cells'])} cells, {len(ex['event_ids'])} events "
+            ("" if withheld else f"p = {ex['p_value']:.2g}, q = {ex['q_value']:.2g}; ")
+            + ("" if withheld else f"priority {ex['priority']}; ")
+            + f"{len(ex['cells'])} cells, {len(ex['event_ids'])} events "
             f"between {ex['events_between'][0][:16]} and {ex['events_between'][1][:16]} UTC"
         ),
         html.H4("By category"),

@@ -142,7 +142,7 @@ def alert_children(alerts: Sequence[FlagAlert]) -> list[object]:
         html.Li(
             f"Flag {a.id} {'escalated' if a.escalated else 'new'}: {a.observed} events"
             + (f" near {a.site_name}" if a.site_name else "")
-            + f" (priority {a.priority:.1f})"
+            + (f" (priority {a.priority:.1f})" if a.priority is not None else "")
         )
         for a in alerts
     ]

@@ -6,6 +6,7 @@ says only *that* something changed (a random token), never what.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from rules.visibility import visible_clause
 from store.columnar import event_columns
 from store.models import DataVersion, Event, Flag, Site
 from store.models.version import EVENT_VERSION_SLOTS, combined_token
+from store.queries.flags import statistics_shown
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class FlagAlert:
 
     id: int
     escalated: bool
-    priority: float
+    priority: float | None  # None: withheld from this viewer (store.queries.flags)
     observed: int
     site_name: str
     last_detected_at: datetime
@@ -201,6 +203,7 @@ def flag_alerts(
             Flag.last_detected_at,
             Flag.priority,
             Flag.observed,
+            Flag.explanation,
             Site.name,
         )
         .outerjoin(Site, Site.id == Flag.nearest_site_id)
@@ -214,7 +217,7 @@ def flag_alerts(
         FlagAlert(
             id=r.id,
             escalated=r.last_detected_at > r.first_detected_at,
-            priority=r.priority,
+            priority=r.priority if statistics_shown(viewer, json.loads(r.explanation)) else None,
             observed=r.observed,
             site_name=r.name or "",
             last_detected_at=r.last_detected_at,
