@@ -20,6 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exports.csvsafe import LINE_END, safe_cell
 from security.roles import Viewer
 from store.base import utcnow
 from store.models import AuditEntry
@@ -90,9 +91,9 @@ def entries(
 
 
 def to_csv(rows: list[AuditEntry]) -> str:
-    """Return ``rows`` as CSV text with a header (cells starting with =+-@ are quoted as text)."""
+    """Return ``rows`` as CSV text with a header (formula-like cells neutralised as text)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, lineterminator=LINE_END)  # the default, said: CRs are quoted
     writer.writerow(EXPORT_COLUMNS)
     for row in rows:
         writer.writerow([_cell(getattr(row, col)) for col in EXPORT_COLUMNS])
@@ -102,4 +103,4 @@ def to_csv(rows: list[AuditEntry]) -> str:
 def _cell(value: Any) -> str:
     text = value.isoformat() if isinstance(value, datetime) else "" if value is None else str(value)
     # A spreadsheet would run "=..." as a formula: user names and objects are user input.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return str(safe_cell(text))
