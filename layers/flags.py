@@ -52,7 +52,7 @@ class FlagsLayer:
                 "id": frame["id"].astype(int),
                 "priority": frame["priority"].round(1),
                 "summary": text(frame["summary"]),
-                "status": frame["status"],
+                "status": text(frame["status"]),
             }
         )
         meta = {"layer": self.key, "count": len(frame)}
