@@ -33,14 +33,13 @@ from layers.selection import ScreenState
 from security import audit
 from security.apikeys import create_key
 from security.roles import Role, Viewer
-from security.users import add_user
 from settings import Settings, get_settings
 from store.engine import session_scope
 from store.models import Site
 from store.queries.quarantine import quarantined_rows
 from tests.api_kit import basic, bearer
 from tests.factories import raw_events
-from tests.security_kit import AGENCY_A, PASSWORD, callback_payload, make_users, sign_in
+from tests.security_kit import AGENCY_A, callback_payload, make_users, sign_in
 
 ORIGIN = {"Origin": "http://localhost"}
 # Formulas a partner could type into a free-text field; each starts with one dangerous character.
@@ -216,24 +215,6 @@ def test_quarantine_csv_neutralises_the_partner_file(engine: Engine, settings: S
     assert set(_column(rows, "source:Long")) == set(frame["Long"])  # numbers stay as they came
 
 
-def _auditor(engine: Engine, settings: Settings) -> FlaskClient:
-    """Sign in a host-agency auditor (the role that reads the audit log's details)."""
-    from app import create_app
-
-    with session_scope(engine) as session:
-        add_user(
-            session=session,
-            actor=Viewer.system(),
-            username="auditor",
-            role=Role.AUDITOR.value,
-            agency=settings.host_agency,
-            password=PASSWORD,
-        )
-    client = create_app(settings).server.test_client()
-    assert sign_in(client, "auditor") == 302
-    return client
-
-
 def test_audit_csv_neutralises_user_names_and_file_names(
     engine: Engine,
     settings: Settings,
@@ -260,7 +241,7 @@ def test_audit_csv_neutralises_user_names_and_file_names(
             },
         )
         assert resp.status_code == 200
-    auditor = _auditor(engine, settings)
+    auditor = _client(engine, settings, "auditor")
     resp = auditor.get("/admin/audit.csv")
     assert resp.status_code == 200
     rows = _assert_neutralised(resp.get_data(as_text=True), (*FORMULAS, *HIDDEN))
@@ -429,7 +410,7 @@ def test_audit_details_of_red_material_are_for_the_auditor_only(
         assert secret not in resp.get_data(as_text=True), f"{secret!r} in the admin's CSV"
 
     # The auditor (the center's privacy officer) reads every column.
-    auditor = _auditor(engine, settings)
+    auditor = _client(engine, settings, "auditor")
     full = auditor.get("/admin/audit.csv").get_data(as_text=True)
     assert tuple(_cells(full)[0]) == audit.EXPORT_COLUMNS
     for secret in secrets:
