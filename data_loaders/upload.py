@@ -15,6 +15,7 @@ from data_loaders.cli import run_ingest
 from data_loaders.errors import IngestError
 from data_loaders.ingest import BatchSummary
 from domain.roles import Viewer
+from exports.csvsafe import LINE_END, safe_frame
 from settings import Settings
 
 
@@ -74,7 +75,9 @@ def ingest_upload(
 def quarantine_csv(rows: pd.DataFrame) -> str:
     """Return quarantined rows as CSV: row number, reason, detail, then the original columns."""
     if rows.empty:
-        return "row_number,reason,detail\n"
+        return "row_number,reason,detail" + LINE_END
     originals = pd.DataFrame([json.loads(r) for r in rows["raw"]], index=rows.index)
     head = rows[["row_number", "reason", "detail"]]
-    return pd.concat([head, originals.add_prefix("source:")], axis=1).to_csv(index=False)
+    # The rows are the partner's unchecked text: spreadsheet formulas are neutralised.
+    table = pd.concat([head, originals.add_prefix("source:")], axis=1)
+    return safe_frame(table).to_csv(index=False, lineterminator=LINE_END)

@@ -35,7 +35,7 @@ from data_loaders.parsing import (
 )
 from data_loaders.profiles import Profile
 from data_loaders.readers import RawTable
-from domain.vocab import EVENT_KINDS, SAR_CATEGORIES
+from domain.vocab import EVENT_KINDS, SAR_CATEGORIES, SECTOR_SYNONYMS, SECTORS
 
 # Quarantine reasons, in the order they are tested.
 REASONS = (
@@ -52,6 +52,7 @@ REASONS = (
     "missing_time",
     "bad_time",
     "future_time",
+    "unknown_sector",  # a site whose sector is neither a DHS sector nor a known other name
     "duplicate_in_file",
 )
 # How far in the future a report may lie (clock skew between agencies), before it is refused.
@@ -331,6 +332,11 @@ def map_rows(
         reasons.flag(occurred.isna().to_numpy(), "bad_time", "unparseable date/time")
         future = (occurred > pd.Timestamp(now) + FUTURE_TOLERANCE).fillna(False).to_numpy()
         reasons.flag(future, "future_time", "more than a day in the future")
+    else:
+        sector = _sectors(frame, profile)
+        reasons.flag(
+            sector.isna().to_numpy(), "unknown_sector", "not a DHS critical-infrastructure sector"
+        )
 
     dup = external_id.duplicated(keep="first").to_numpy()
     if seen:
@@ -352,6 +358,7 @@ def map_rows(
     unmapped: dict[str, int] = {}
     if is_site:
         good = _site_fields(good, good_frame, profile)
+        good["sector"] = sector[ok].to_numpy()
         columns = SITE_COLUMNS
     else:
         good["occurred_at"] = occurred[ok]
@@ -483,10 +490,32 @@ def _event_fields(
     return good, unmapped
 
 
+# PPD-21 names and their other names, by their normalised text (see _sector_key).
+_SECTOR_NAMES = {" ".join(s.lower().replace("&", "and").split()): s for s in SECTORS}
+_SECTOR_NAMES |= SECTOR_SYNONYMS
+
+
+def _sector_key(text: str) -> str:
+    return " ".join(text.lower().replace("&", "and").split())
+
+
+def _sectors(frame: pd.DataFrame, profile: Profile) -> pd.Series:
+    """Return each site's DHS sector (PPD-21 name), or missing where the text is none.
+
+    A sector is shown in every user's map legend: only the sixteen PPD-21 names (any case) or
+    a known other name (``SECTOR_SYNONYMS``) are kept, anything else is quarantined.
+    """
+    assert profile.sector is not None  # checked by Profile
+    raw = profile.sector.evaluate(frame)
+    codes, uniques = pd.factorize(raw)
+    known = [_SECTOR_NAMES.get(_sector_key(str(u))) for u in uniques]
+    return pd.Series(np.array([*known, None], dtype=object)[codes], index=frame.index)
+
+
 def _site_fields(good: pd.DataFrame, rows: pd.DataFrame, profile: Profile) -> pd.DataFrame:
-    assert profile.sector is not None and profile.tier is not None  # checked by Profile
+    assert profile.tier is not None  # checked by Profile
     good["name"] = _column(rows, profile.columns.get("name")).replace("", "(unnamed)")
-    good["sector"] = profile.sector.evaluate(rows).astype(str)
+    # The sector is set by map_rows, checked against the DHS list (_sectors).
     good["subtype"] = profile.subtype.evaluate(rows) if profile.subtype else None
     tier = pd.to_numeric(profile.tier.evaluate(rows), errors="coerce").fillna(3)
     good["tier"] = tier.clip(1, 3).astype("int64")

@@ -14,6 +14,9 @@ class Role(StrEnum):
     ANALYST = "analyst"
     ADMINISTRATOR = "administrator"
     PARTNER = "partner"
+    # Reviews the whole audit trail (the center's privacy officer); not center staff, so on the
+    # map it sees what a partner of its agency sees.
+    AUDITOR = "auditor"
     SYSTEM = "system"
 
 

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyogrio
 import shapely
 
+from exports.csvsafe import LINE_END, safe_frame
 from exports.formats import (
     DBF_MAX_CHARS,
     MULTI_LAYER,
@@ -264,6 +265,8 @@ def _dbf_overflow_chunk(frame: gpd.GeoDataFrame, path: Path, first_fid: int) -> 
         axis=1
     )
     chunk = chunk[mask.to_numpy()]
-    chunk.to_csv(path, index=False, mode="a", header=not path.exists())
+    safe_frame(chunk).to_csv(
+        path, index=False, mode="a", header=not path.exists(), lineterminator=LINE_END
+    )
     note = f"cut to {DBF_MAX_CHARS} characters in the .dbf; full text in {path.name}"
     return dict.fromkeys(long, note)

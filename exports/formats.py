@@ -28,6 +28,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from exports.csvsafe import LINE_END, safe_frame
 from exports.names import FORMATS, ExportFormat
 
 SUFFIX: dict[str, str] = {
@@ -137,8 +138,9 @@ def _write_single(
             },
         )
     elif fmt == "csv":
+        # Partner text could be a spreadsheet formula: neutralised (exports.csvsafe).
         pyogrio.write_dataframe(
-            frame, path, driver="CSV", layer=name, layer_options={"GEOMETRY": "AS_WKT"}
+            safe_frame(frame), path, driver="CSV", layer=name, layer_options={"GEOMETRY": "AS_WKT"}
         )
     elif fmt in ("kml", "kmz"):
         kml_path = path if fmt == "kml" else Path(tempfile.mkdtemp()) / "doc.kml"
@@ -211,9 +213,8 @@ def _dbf_overflow(frame: gpd.GeoDataFrame, path: Path) -> dict[str, str]:
     long = [c for c, v in texts.items() if (v.str.len().fillna(0) > DBF_MAX_CHARS).any()]
     if not long:
         return {}
-    pd.DataFrame({"fid": range(len(frame)), **{c: texts[c] for c in long}}).to_csv(
-        path, index=False
-    )
+    long_text = pd.DataFrame({"fid": range(len(frame)), **{c: texts[c] for c in long}})
+    safe_frame(long_text).to_csv(path, index=False, lineterminator=LINE_END)
     note = f"cut to {DBF_MAX_CHARS} characters in the .dbf; full text in {path.name}"
     return dict.fromkeys(long, note)
 

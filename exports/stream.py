@@ -18,6 +18,7 @@ from typing import Any
 import geopandas as gpd
 import shapely
 
+from exports.csvsafe import LINE_END, safe_row
 from exports.formats import _text_times  # one time convention for files and streams
 
 # GDAL's GeoJSON writer in RFC 7946 mode keeps 7 decimals (about 1 cm).
@@ -88,17 +89,19 @@ def csv_chunks(frames: Iterable[gpd.GeoDataFrame]) -> Iterator[bytes]:
     """Yield CSV text: a header, then ``WKT`` and the attributes per row, chunk by chunk.
 
     The header is written with the first chunk; an answer without rows is a header only when the
-    first (empty) chunk still names the columns.
+    first (empty) chunk still names the columns. Text cells that a spreadsheet would run as a
+    formula get a leading ``'`` (:func:`exports.csvsafe.safe_cell`).
     """
     header_done = False
     for frame in frames:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out, lineterminator=LINE_END)
         columns = [c for c in frame.columns if c != frame.geometry.name]
         if not header_done:
-            writer.writerow(["WKT", *columns])
+            writer.writerow(["WKT", *safe_row(columns)])
             header_done = True
         wkts = shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=-1)
         for values, wkt in zip(_records(frame), wkts, strict=True):
-            writer.writerow([wkt, *("" if v is None else v for v in values)])
+            # Partner text could be a spreadsheet formula: neutralised (exports.csvsafe).
+            writer.writerow([wkt, *("" if v is None else v for v in safe_row(values))])
         yield out.getvalue().encode()

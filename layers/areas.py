@@ -63,13 +63,14 @@ class AreaLayer:
         custom: list[list[str]] = []
         names = text(frame["name"])
         when = _when(frame, request.tz)
+        subtypes = text(frame["subtype"])
         for shape, name, span, subtype in zip(
-            frame["geometry"], names, when, frame["subtype"], strict=True
+            frame["geometry"], names, when, subtypes, strict=True
         ):
             x, y = outline_coords(shapely.simplify(shape, SIMPLIFY_DEG))
             lon += x
             lat += y
-            custom += [[name, str(subtype), span]] * len(x)
+            custom += [[name, subtype, span]] * len(x)
         return [
             {
                 "type": "scattermap",

@@ -54,7 +54,7 @@ class FlagsLayer:
                 # the summary then says why.
                 "priority": ["withheld" if pd.isna(v) else f"{v:.1f}" for v in frame["priority"]],
                 "summary": text(frame["summary"]),
-                "status": frame["status"],
+                "status": text(frame["status"]),
             }
         )
         meta = {"layer": self.key, "count": len(frame)}

@@ -65,14 +65,17 @@ class SitesLayer:
         sizes = frame["tier"].map(TIER_SIZE).fillna(7).astype(int).to_numpy()
         lon, lat = frame["lon"].to_numpy(), frame["lat"].to_numpy()
         codes, sectors = factorize(frame["sector"], sort=True)
+        # Plotly renders a trace name as pseudo-HTML (links included) in every user's legend;
+        # sectors are checked on import, and escaped here all the same.
+        names = text(pd.Series(sectors, dtype=object)).tolist()
         traces: list[Trace] = []
         for code, sector in enumerate(sectors):
             at = np.flatnonzero(codes == code)
             traces.append(
                 {
                     "type": "scattermap",
-                    "name": f"{sector}",
-                    "uid": f"{self.key}-{sector}",
+                    "name": names[code],
+                    "uid": f"{self.key}-{names[code]}",
                     "legendgroup": self.key,
                     "legendgrouptitle": {"text": self.label},
                     "mode": "markers",

@@ -18,6 +18,11 @@ class Capability(StrEnum):
     IMPORT = "import"
     EXPORT = "export"
     ADMINISTER = "administer"
+    # The audit log pages: who did what, when, with what outcome.
+    READ_AUDIT = "read_audit"
+    # The audit log's objects and details too (file names, categories, filters, extents: they
+    # describe other agencies' restricted material), kept to the auditor (separation of duties).
+    AUDIT_DETAILS = "audit_details"
 
 
 C = Capability
@@ -27,8 +32,9 @@ MATRIX: dict[Role, frozenset[Capability]] = {
     Role.WATCH_OFFICER: frozenset({C.VIEW_MAP, C.VIEW_DETAILS, C.MANAGE_FLAGS}),
     Role.COMMAND: frozenset({C.VIEW_MAP, C.VIEW_DETAILS, C.MANAGE_FLAGS, C.EXPORT}),
     Role.ANALYST: frozenset({C.VIEW_MAP, C.VIEW_DETAILS, C.MANAGE_FLAGS, C.IMPORT, C.EXPORT}),
-    Role.ADMINISTRATOR: frozenset({C.VIEW_MAP, C.IMPORT, C.ADMINISTER}),
+    Role.ADMINISTRATOR: frozenset({C.VIEW_MAP, C.IMPORT, C.ADMINISTER, C.READ_AUDIT}),
     Role.PARTNER: frozenset({C.VIEW_MAP, C.VIEW_DETAILS}),
+    Role.AUDITOR: frozenset({C.VIEW_MAP, C.READ_AUDIT, C.AUDIT_DETAILS}),
     Role.SYSTEM: frozenset(Capability),
 }
 

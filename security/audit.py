@@ -21,11 +21,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.roles import Viewer
+from exports.csvsafe import LINE_END, safe_cell
+from rules.capabilities import Capability, can
 from store.base import utcnow
 from store.models import AuditEntry
 
 Outcome = Literal["ok", "denied", "error"]
 EXPORT_COLUMNS = ("id", "at", "username", "agency", "action", "object", "outcome", "details")
+# What every reader of the log sees: who did what, when, with what outcome. The object and the
+# details (file names, unmapped categories, filters, extents revealed) describe the material
+# acted on, often another agency's TLP:RED: they are shown to the auditor role only.
+SUMMARY_COLUMNS = ("id", "at", "username", "agency", "action", "outcome")
 
 
 def record(
@@ -89,17 +95,41 @@ def entries(
     return list(session.execute(stmt).scalars())
 
 
-def to_csv(rows: list[AuditEntry]) -> str:
-    """Return ``rows`` as CSV text with a header (cells starting with =+-@ are quoted as text)."""
+def columns_for(viewer: Viewer) -> tuple[str, ...]:
+    """Return the audit log columns ``viewer`` may read: all for the auditor, else the summary.
+
+    Parameters
+    ----------
+    viewer
+        Who reads the log (an administrator, an auditor, or the command line's system viewer).
+
+    Returns
+    -------
+    tuple of str
+        :data:`EXPORT_COLUMNS` with the ``AUDIT_DETAILS`` capability, else :data:`SUMMARY_COLUMNS`.
+    """
+    return EXPORT_COLUMNS if can(viewer, Capability.AUDIT_DETAILS) else SUMMARY_COLUMNS
+
+
+def to_csv(rows: list[AuditEntry], columns: tuple[str, ...] = EXPORT_COLUMNS) -> str:
+    """Return ``rows`` as CSV text with a header (formula-like cells neutralised as text).
+
+    Parameters
+    ----------
+    rows
+        Audit entries.
+    columns
+        The columns written, in order (:func:`columns_for` the reader).
+    """
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
+    writer = csv.writer(out, lineterminator=LINE_END)  # the default, said: CRs are quoted
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(getattr(row, col)) for col in EXPORT_COLUMNS])
+        writer.writerow([_cell(getattr(row, col)) for col in columns])
     return out.getvalue()
 
 
 def _cell(value: Any) -> str:
     text = value.isoformat() if isinstance(value, datetime) else "" if value is None else str(value)
     # A spreadsheet would run "=..." as a formula: user names and objects are user input.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return str(safe_cell(text))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import flask
@@ -23,6 +23,16 @@ from store.models import User
 
 PASSWORD_ENDPOINTS = frozenset({"signin.password", "signin.logout", "signin.static"})
 AUDIT_PAGE_ROWS = 500
+AUDIT_HEADERS = {
+    "id": "Id",
+    "at": "Time (UTC)",
+    "username": "User",
+    "agency": "Agency",
+    "action": "Action",
+    "object": "Object",
+    "outcome": "Outcome",
+    "details": "Details",
+}
 
 
 def load_user(engine: Engine, token: str) -> SignedInUser | None:
@@ -172,29 +182,40 @@ def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blu
 
     @bp.route("/admin/audit")
     def audit_page() -> Any:
-        require(Capability.ADMINISTER, current_viewer())
+        viewer = require(Capability.READ_AUDIT, current_viewer())
+        columns = [c for c in audit.columns_for(viewer) if c != "id"]
         with session_scope(engine) as session:
             rows = audit.entries(session=session, limit=AUDIT_PAGE_ROWS)
-        return page("audit.html", rows=rows, limit=AUDIT_PAGE_ROWS)
+            cells = [[_audit_text(getattr(row, c)) for c in columns] for row in rows]
+        headers = [AUDIT_HEADERS[c] for c in columns]
+        return page("audit.html", headers=headers, rows=cells, limit=AUDIT_PAGE_ROWS)
 
     @bp.route("/admin/audit.csv")
     def audit_csv() -> Any:
-        viewer = require(Capability.ADMINISTER, current_viewer())
+        viewer = require(Capability.READ_AUDIT, current_viewer())
+        columns = audit.columns_for(viewer)
         with session_scope(engine) as session:
             rows = audit.entries(session=session)
             audit.record(
                 session=session,
                 viewer=viewer,
                 action="audit.export",
-                details={"rows": len(rows), "format": "csv"},
+                details={"rows": len(rows), "format": "csv", "columns": list(columns)},
             )
+            body = audit.to_csv(rows, columns)
         return flask.Response(
-            audit.to_csv(rows),
+            body,
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=watchfloor-audit.csv"},
         )
 
     return bp
+
+
+def _audit_text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return "" if value is None else str(value)
 
 
 def failed_page(message: str) -> tuple[str, int]:

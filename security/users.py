@@ -22,6 +22,7 @@ DEMO_USERS: tuple[tuple[str, Role, str | None], ...] = (
     ("demo-command", Role.COMMAND, None),
     ("demo-analyst", Role.ANALYST, None),
     ("demo-admin", Role.ADMINISTRATOR, None),
+    ("demo-auditor", Role.AUDITOR, None),  # reads the whole audit trail, details included
     ("demo-partner", Role.PARTNER, "MA-DEMO-PARTNER"),
 )
 SIGNABLE_ROLES = tuple(r for r in Role if r is not Role.SYSTEM)

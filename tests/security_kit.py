@@ -31,6 +31,7 @@ USERS: dict[str, tuple[Role, str | None]] = {
     "admin": (Role.ADMINISTRATOR, None),
     "partner-a": (Role.PARTNER, AGENCY_A),
     "partner-b": (Role.PARTNER, AGENCY_B),
+    "auditor": (Role.AUDITOR, None),
 }
 MALICIOUS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 

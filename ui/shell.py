@@ -78,7 +78,7 @@ def _user_menu(viewer: Viewer | None) -> html.Div:
             ),
             *(
                 [html.A("Audit log", href="/admin/audit", className="wf-admin-link")]
-                if can(viewer, Capability.ADMINISTER)
+                if can(viewer, Capability.READ_AUDIT)
                 else []
             ),
             html.Form(

@@ -19,8 +19,8 @@ from tests.security_kit import USERS, callback_payload, make_users, sign_in
 PUBLIC = {"/healthz", "/livez", "/readyz", "/login", "/signin-static/<filename>"}
 # Routes that need a capability beyond being signed in.
 ROUTE_CAPABILITY = {
-    "/admin/audit": Capability.ADMINISTER,
-    "/admin/audit.csv": Capability.ADMINISTER,
+    "/admin/audit": Capability.READ_AUDIT,
+    "/admin/audit.csv": Capability.READ_AUDIT,
     "/export/download": Capability.EXPORT,
     "/briefing/download": Capability.EXPORT,
     "/export/jobs/<job_id>": Capability.EXPORT,

@@ -16,7 +16,7 @@ from security.passwords import hash_password, policy_problem, verify_password
 from settings import PROJECT_ROOT, Settings
 from store.models import AuditEntry
 
-README_ROLES = ("watch officer", "command", "analyst", "administrator", "partner")
+README_ROLES = ("watch officer", "command", "analyst", "administrator", "partner", "auditor")
 README_CAPS = {
     "view map": Capability.VIEW_MAP,
     "view event details": Capability.VIEW_DETAILS,
@@ -24,6 +24,8 @@ README_CAPS = {
     "import": Capability.IMPORT,
     "export": Capability.EXPORT,
     "administer": Capability.ADMINISTER,
+    "read the audit log": Capability.READ_AUDIT,
+    "audit log objects and details": Capability.AUDIT_DETAILS,
 }
 
 

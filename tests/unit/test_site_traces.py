@@ -28,8 +28,9 @@ def _expected(frame: pd.DataFrame) -> list[dict[str, object]]:
 
         out.append(
             {
-                "name": sector,
-                "uid": f"sites-{sector}",
+                # Plotly renders a trace name as pseudo-HTML in the legend: escaped (issue #18).
+                "name": html.escape(sector),
+                "uid": f"sites-{html.escape(sector)}",
                 "lon": [r.lon for r in rows],
                 "lat": [r.lat for r in rows],
                 "size": [TIER_SIZE[r.tier] for r in rows],
