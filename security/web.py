@@ -122,12 +122,15 @@ def wants_json() -> bool:
     return accept.best_match(["text/html", "application/json"]) == "application/json"
 
 
-def unauthorized() -> flask.Response:
-    """Answer a request that needs a signed-in user: 401 for scripts, the sign-in page else."""
+def unauthorized(note: str | None = None) -> flask.Response:
+    """Answer a request that needs a signed-in user: 401 for scripts, the sign-in page else.
+
+    ``note="idle"`` makes the sign-in page say that the session ended.
+    """
     if wants_json():
         return flask.make_response(flask.jsonify(error="sign-in required"), 401)
     nxt = flask.request.full_path.rstrip("?") if flask.request.method == "GET" else "/"
-    return flask.redirect(flask.url_for("signin.login", next=nxt))
+    return flask.redirect(flask.url_for("signin.login", next=nxt, note=note))
 
 
 def content_security_policy(dash_app: Dash, settings: Settings) -> str:
@@ -222,13 +225,14 @@ def install(dash_app: Dash, settings: Settings) -> None:
                 # A session that no longer loads: signed out (already recorded) or its epoch
                 # bumped elsewhere (password, reset, disable): close and record it once.
                 signin.end_session(engine, reason="revoked")
+                return unauthorized(note="idle")
             return unauthorized()
         now = time.time()
         seen = float(flask.session.get("seen", 0))
         ended = expiry(started_at=user.started_at, seen_at=seen, now=now, settings=settings)
         if ended is not None:
             signin.end_session(engine, reason=ended)
-            return unauthorized()
+            return unauthorized(note="idle")
         if now - seen >= SEEN_EVERY_S:
             flask.session["seen"] = now
         if user.must_change_password and req.endpoint not in signin.PASSWORD_ENDPOINTS:

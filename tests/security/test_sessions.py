@@ -182,6 +182,22 @@ def test_an_idle_session_is_audited_once_when_its_browser_returns(
     assert _audit(engine, "signout") == [("analyst", "ok", {"reason": "idle"})]
 
 
+def test_a_session_revoked_elsewhere_is_recorded_once(engine: Engine, settings: Settings) -> None:
+    from security.roles import Viewer
+    from security.users import set_disabled
+
+    make_users(engine, settings, ("analyst",))
+    client = _server(settings).test_client()
+    assert sign_in(client, "analyst") == 302
+    with session_scope(engine) as s:
+        set_disabled(session=s, actor=Viewer.system(), username="analyst", disabled=True)
+    ended = client.get("/")
+    assert ended.status_code == 302 and "note=idle" in ended.headers["Location"]
+    assert "Your session ended." in client.get(ended.headers["Location"]).get_data(as_text=True)
+    assert client.get("/_dash-layout").status_code == 401
+    assert _audit(engine, "signout") == [("analyst", "ok", {"reason": "revoked"})]
+
+
 # --- #3: every password check shares the per-address limit; hashes are bounded --------------
 
 
