@@ -98,9 +98,13 @@ class Settings(BaseSettings):
     # Largest body the partner API accepts (bytes); larger requests get 413.
     api_max_body_bytes: int = Field(default=5_000_000, ge=1)
     # Sign-in and records (issue #6): idle minutes before a session ends, failed sign-ins before
-    # an account locks and for how long, sign-in attempts per client address per minute, years
-    # before a SAR is due for review, and whether the session cookie is HTTPS-only.
+    # an account locks and for how long, password checks per client address per minute (the
+    # sign-in form, HTTP Basic and the password form share one count), years before a SAR is
+    # due for review, and whether the session cookie is HTTPS-only.
     session_idle_minutes: int = 30
+    # Absolute lifetime of a session (issue #18): it ends this many hours after sign-in however
+    # active it is (CJIS Security Policy 5.5.5 / 5.6.2: re-authenticate at least every 12 h).
+    session_max_hours: float = Field(default=12.0, gt=0)
     lockout_attempts: int = 5
     lockout_minutes: int = 15
     signin_rate_per_minute: int = 10
@@ -111,6 +115,11 @@ class Settings(BaseSettings):
     # the test suite only (each sign-in of a test would otherwise cost that 0.2 s of CPU) and is
     # refused in production. A stored hash names its own parameters, so changing the profile
     # never locks anyone out.
+    # Password hashes one process computes at once (issue #18): each costs 64 MiB and ~0.2 s of
+    # a core, so without a bound a burst of sign-in attempts starves every other request. A
+    # check beyond the bound waits up to password_hash_wait_s for a slot, then answers 503.
+    password_hash_slots: int = Field(default=1, ge=1)
+    password_hash_wait_s: float = Field(default=2.0, gt=0)
     password_hash_profile: Literal["RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST"] = (
         "RFC_9106_LOW_MEMORY"
     )

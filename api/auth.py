@@ -8,7 +8,10 @@ Notes
   may see, so it may also export them (see README, "Export API and OGC API - Features").
 - ``Authorization: Basic user:password`` goes through :func:`security.users.authenticate`, so
   failed attempts count towards the lockout and every attempt is audited; the user reads with
-  their own role and agency and needs the EXPORT capability (command staff and analysts).
+  their own role and agency and needs the EXPORT capability (command staff and analysts). The
+  password check shares the sign-in form's per-address limit and the bound on concurrent hashes
+  (:mod:`security.throttle`): past either the answer is 429 or 503 with ``Retry-After``, before
+  anything is hashed.
 - Anything else is 401 with a ``WWW-Authenticate`` challenge.
 """
 

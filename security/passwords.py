@@ -8,6 +8,7 @@ from functools import cache
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from security.throttle import hash_slot, password_check
 from settings import get_settings
 
 MIN_LENGTH = 12
@@ -27,16 +28,27 @@ def _dummy_hash() -> str:
 
 
 def hash_password(password: str) -> str:
-    """Return the argon2id hash of ``password``."""
-    return _hasher().hash(password)
+    """Return the argon2id hash of ``password`` (holding one of the request's hash slots)."""
+    with hash_slot():
+        return _hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Return whether ``password`` matches ``password_hash`` (``None``: compare to a dummy)."""
-    try:
-        return _hasher().verify(password_hash or _dummy_hash(), password) and bool(password_hash)
-    except (VerificationError, InvalidHashError):
-        return False
+    """Return whether ``password`` matches ``password_hash`` (``None``: compare to a dummy).
+
+    In a request the check must first be admitted by the client address's limit and then wait
+    for a hash slot (:mod:`security.throttle`); either may raise
+    :class:`~security.throttle.Refused` before anything is hashed. A wrong password counts
+    against the address.
+    """
+    with password_check() as check:
+        try:
+            ok = _hasher().verify(password_hash or _dummy_hash(), password) and bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok:
+            check.failed()
+    return bool(ok)
 
 
 def one_time_password() -> str:

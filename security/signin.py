@@ -5,23 +5,32 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import flask
 import flask_login
-from flask_limiter import Limiter, RequestLimit
 from sqlalchemy import Engine, select
 
 from domain.roles import Role, Viewer
 from rules.capabilities import Capability, require
 from security import audit
-from security.session import SignedInUser, current_viewer
+from security.session import (
+    SignedInUser,
+    close_session,
+    current_viewer,
+    open_session,
+    parse_token,
+)
+from security.throttle import Refused
 from security.users import authenticate, change_password, get_user, viewer_of
 from security.web import csrf_ok, csrf_token
 from settings import Settings
 from store.engine import session_scope
-from store.models import User
+from store.models import User, UserSession
 
 PASSWORD_ENDPOINTS = frozenset({"signin.password", "signin.logout", "signin.static"})
+# Where Flask-Login keeps the session token (SignedInUser.get_id) in the session cookie.
+TOKEN_KEY = "_user_id"
 AUDIT_PAGE_ROWS = 500
 AUDIT_HEADERS = {
     "id": "Id",
@@ -36,66 +45,112 @@ AUDIT_HEADERS = {
 
 
 def load_user(engine: Engine, token: str) -> SignedInUser | None:
-    """Return the signed-in user for a session token, or ``None`` when it no longer holds."""
-    user_id, _, epoch = token.partition(".")
-    if not (user_id.isdigit() and epoch.isdigit()):
+    """Return the signed-in user for a session token, or ``None`` when it no longer holds.
+
+    It holds while its session row is open and the user is enabled with the same auth epoch;
+    idle time and the absolute lifetime are the gate's to judge (:mod:`security.web`).
+    """
+    parts = parse_token(token)
+    if parts is None:
         return None
-    # Every request of a signed-in page asks: one read-only row read (no ORM object, no write
-    # lock on SQLite), and no cache, so disabling a user or a new password ends sessions at once.
+    # Every request of a signed-in page asks: one read-only read of the user and the session
+    # row (no ORM object, no write lock on SQLite), and no cache, so signing out, disabling a
+    # user or a new password ends sessions at once.
     columns = (User.username, User.role, User.agency, User.disabled, User.auth_epoch)
-    stmt = select(*columns, User.must_change_password).where(User.id == int(user_id))
+    stmt = (
+        select(*columns, User.must_change_password, UserSession.created_at)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(User.id == parts.user_id, UserSession.id == parts.session_id)
+        .where(UserSession.ended_at.is_(None))
+    )
     with session_scope(engine, readonly=True) as session:
         row = session.execute(stmt).first()
-    if row is None or row.disabled or row.auth_epoch != int(epoch):
+    if row is None or row.disabled or row.auth_epoch != parts.epoch:
         return None
     return SignedInUser(
-        token=f"{int(user_id)}.{row.auth_epoch}",
+        token=token,
         viewer=Viewer(username=row.username, role=Role(row.role), agency=row.agency),
         must_change_password=row.must_change_password,
+        started_at=row.created_at.timestamp(),
     )
 
 
-def _signed_in(user: User) -> SignedInUser:
-    return SignedInUser(
-        token=f"{user.id}.{user.auth_epoch}",
-        viewer=viewer_of(user),
-        must_change_password=user.must_change_password,
-    )
-
-
-def start_session(user: User) -> None:
+def start_session(engine: Engine, user: User) -> None:
+    """Sign ``user`` in on a fresh session (a new server-side record and a new cookie)."""
+    with session_scope(engine) as session:
+        # The session this browser had (another user's, or this one's before a new password)
+        # ends here; the new sign-in is what the audit log records.
+        close_session(session=session, token=flask.session.get(TOKEN_KEY), reason="renewed")
+        token = open_session(session=session, user=user)
+        started_at = time.time()
     # A fresh session on every sign-in: nothing from before it (fixation) survives.
     flask.session.clear()
     flask.session.permanent = True
-    flask_login.login_user(_signed_in(user))
-    flask.session["seen"] = time.time()
+    flask_login.login_user(
+        SignedInUser(
+            token=token,
+            viewer=viewer_of(user),
+            must_change_password=user.must_change_password,
+            started_at=started_at,
+        )
+    )
+    flask.session["seen"] = started_at
     csrf_token()
 
 
 def end_session(engine: Engine, *, reason: str) -> None:
-    """Sign the current user out (audited) and forget the whole session."""
-    user = flask_login.current_user
-    if user.is_authenticated:
-        with session_scope(engine) as session:
+    """End this browser's session and forget it; audit the sign-out once per session.
+
+    The session the cookie names is closed on the server (so every copy of the cookie is dead)
+    whether or not it still loaded: a sign-out (``user``), an expiry the gate found (``idle``,
+    ``lifetime``), or an epoch bumped elsewhere (``revoked``). A session already closed (signed
+    out before, a second request of the same expiry) is not recorded again.
+    """
+    with session_scope(engine) as session:
+        user = close_session(session=session, token=flask.session.get(TOKEN_KEY), reason=reason)
+        if user is not None:
             audit.record(
                 session=session,
-                viewer=user.viewer,
+                viewer=viewer_of(user),
                 action="signout",
-                object=user.viewer.username,
+                object=user.username,
                 details={"reason": reason},
             )
     flask_login.logout_user()
     flask.session.clear()
 
 
-def _safe_next(value: str | None) -> str:
-    # Only a path on this site: "//evil.example" and "https://..." would leave it.
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+# What a browser's URL parser drops from the ends of a URL (C0 controls and space) and from
+# anywhere in it (TAB, LF, CR; WHATWG URL standard, "basic URL parser").
+_URL_EDGES = "".join(chr(c) for c in range(0x21))
+_URL_DROPPED = str.maketrans("", "", "\t\n\r")
+# Characters kept as they are in a redirect; every other one is percent-encoded.
+_PATH_SAFE = "/?&=%#:@!$'()*+,;~-._"
 
 
-def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blueprint:
+def safe_next(value: str | None) -> str:
+    r"""Return ``value`` as a path on this site, read the way a browser reads it, else ``"/"``.
+
+    A browser drops TAB, CR and LF anywhere and spaces and control characters at the ends, and
+    takes a backslash for a slash: ``"/\t/evil.example"`` and ``"/\\evil.example"`` are both
+    ``//evil.example`` to it, another site. So the value is normalised first and then must be a
+    path: no scheme, no host, not ``//``. What is left is percent-encoded to printable ASCII.
+
+    Examples
+    --------
+    >>> safe_next("/?layer=hexes")
+    '/?layer=hexes'
+    >>> safe_next("/\t/evil.example"), safe_next("/\\evil.example"), safe_next("https://e.x")
+    ('/', '/', '/')
+    """
+    path = (value or "").strip(_URL_EDGES).translate(_URL_DROPPED).replace("\\", "/")
+    parts = urlsplit(path)
+    if not path.startswith("/") or path.startswith("//") or parts.scheme or parts.netloc:
+        return "/"
+    return quote(path, safe=_PATH_SAFE)
+
+
+def blueprint(settings: Settings, engine: Engine) -> flask.Blueprint:
     """Return the blueprint: sign-in, sign-out, password change and the audit pages."""
     bp = flask.Blueprint(
         "signin",
@@ -111,20 +166,14 @@ def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blu
         html = flask.render_template(template, csrf_token=csrf_token(), oidc=oidc, **context)
         return html, status
 
-    def too_many(_limit: RequestLimit) -> flask.Response:
-        nxt = _safe_next(flask.request.values.get("next"))
-        msg = "Too many attempts; wait a minute."
-        return flask.make_response(page("login.html", 429, next=nxt, message=msg))
-
-    # Sign-in attempts (POSTs) per client address per minute, counted before anything else.
-    per_address = limiter.limit(
-        f"{settings.signin_rate_per_minute}/minute", methods=["POST"], on_breach=too_many
-    )
+    def refused(template: str, exc: Refused, **context: Any) -> flask.Response:
+        resp = flask.make_response(page(template, exc.status, message=exc.message, **context))
+        resp.headers["Retry-After"] = str(exc.retry_after_s)
+        return resp
 
     @bp.route("/login", methods=["GET", "POST"])
-    @per_address
     def login() -> Any:
-        nxt = _safe_next(flask.request.values.get("next"))
+        nxt = safe_next(flask.request.values.get("next"))
         if flask.request.method == "GET":
             note = {"out": "You are signed out.", "idle": "Your session ended."}.get(
                 flask.request.args.get("note", ""), ""
@@ -132,18 +181,21 @@ def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blu
             return page("login.html", next=nxt, message=note)
         if not csrf_ok():
             return page("login.html", 400, next=nxt, message="The form expired; try again.")
-        result = authenticate(
-            engine=engine,
-            username=flask.request.form.get("username", "").strip(),
-            password=flask.request.form.get("password", ""),
-            max_attempts=settings.lockout_attempts,
-            lockout=lockout,
-        )
+        try:
+            result = authenticate(
+                engine=engine,
+                username=flask.request.form.get("username", "").strip(),
+                password=flask.request.form.get("password", ""),
+                max_attempts=settings.lockout_attempts,
+                lockout=lockout,
+            )
+        except Refused as exc:  # the address's limit, or no hash slot: refused before hashing
+            return refused("login.html", exc, next=nxt)
         if result.user is None:
             # One message for every failure: it must not tell which names exist.
             msg = "Sign-in failed. After repeated failures an account is locked for a while."
             return page("login.html", 401, next=nxt, message=msg)
-        start_session(result.user)
+        start_session(engine, result.user)
         must_change = result.user.must_change_password
         return flask.redirect(flask.url_for("signin.password") if must_change else nxt)
 
@@ -163,21 +215,26 @@ def blueprint(settings: Settings, engine: Engine, limiter: Limiter) -> flask.Blu
         problem = None
         if new != flask.request.form.get("confirm", ""):
             problem = "the two new passwords differ"
-        with session_scope(engine) as session:
-            row = get_user(session=session, username=viewer.username)
-            if row is None:
-                flask.abort(401)
-            if problem is None:
-                problem = change_password(
-                    session=session,
-                    user=row,
-                    current=flask.request.form.get("current", ""),
-                    new=new,
-                )
-            if problem is None:
-                start_session(row)
+        try:
+            with session_scope(engine) as session:
+                row = get_user(session=session, username=viewer.username)
+                if row is None:
+                    flask.abort(401)
+                if problem is None:
+                    # Checked like a sign-in: counts towards the lockout and the address limit.
+                    problem = change_password(
+                        session=session,
+                        user=row,
+                        current=flask.request.form.get("current", ""),
+                        new=new,
+                        max_attempts=settings.lockout_attempts,
+                        lockout=lockout,
+                    )
+        except Refused as exc:
+            return refused("password.html", exc, username=viewer.username)
         if problem:
             return page("password.html", 400, username=viewer.username, message=problem)
+        start_session(engine, row)  # the new epoch ended every other session of the user
         return flask.redirect("/")
 
     @bp.route("/admin/audit")

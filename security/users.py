@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from domain.roles import Role, Viewer
 from security.audit import record
 from security.passwords import hash_password, one_time_password, policy_problem, verify_password
+from settings import get_settings
 from store.base import utcnow
 from store.engine import session_scope
 from store.models import User
@@ -26,6 +27,13 @@ DEMO_USERS: tuple[tuple[str, Role, str | None], ...] = (
     ("demo-partner", Role.PARTNER, "MA-DEMO-PARTNER"),
 )
 SIGNABLE_ROLES = tuple(r for r in Role if r is not Role.SYSTEM)
+
+
+# One answer for a wrong current password and a locked account: the form tells nothing more.
+WRONG_CURRENT = (
+    "the current password was not accepted; after repeated failures the account is locked "
+    "for a while"
+)
 
 
 class AccountError(ValueError):
@@ -135,10 +143,34 @@ def reset_password(*, session: Session, actor: Viewer, username: str) -> str:
     return otp
 
 
-def change_password(*, session: Session, user: User, current: str, new: str) -> str | None:
-    """Change a user's own password; return why not, or ``None`` on success."""
-    if not verify_password(user.password_hash, current):
-        problem: str | None = "the current password is wrong"
+def change_password(
+    *,
+    session: Session,
+    user: User,
+    current: str,
+    new: str,
+    max_attempts: int | None = None,
+    lockout: timedelta | None = None,
+    now: datetime | None = None,
+) -> str | None:
+    """Change a user's own password; return why not, or ``None`` on success.
+
+    The current password is checked like a sign-in: a wrong one counts towards the lockout
+    (``max_attempts`` failures lock the account for ``lockout``; by default the configured
+    ``WATCHFLOOR_LOCKOUT_ATTEMPTS`` and ``_MINUTES``), a locked account is refused even with the
+    right one, and in a request the check is counted against the client's address
+    (:mod:`security.throttle`). Every attempt is audited.
+    """
+    now = now or utcnow()
+    if max_attempts is None or lockout is None:
+        configured = get_settings()
+        max_attempts = configured.lockout_attempts if max_attempts is None else max_attempts
+        lockout = timedelta(minutes=configured.lockout_minutes) if lockout is None else lockout
+    ok = verify_password(user.password_hash, current)
+    reason = _count_attempt(session, user.id, ok, max_attempts, now, now + lockout, signin=False)
+    problem: str | None
+    if reason:
+        problem = WRONG_CURRENT
     elif new == current:
         problem = "the new password must differ from the current one"
     else:
@@ -153,7 +185,7 @@ def change_password(*, session: Session, user: User, current: str, new: str) -> 
         action="user.password",
         object=user.username,
         outcome="ok" if problem is None else "denied",
-        details={"reason": problem} if problem else None,
+        details={"reason": reason or problem} if problem else None,
     )
     return problem
 
@@ -208,15 +240,26 @@ def authenticate(
 
 
 def _count_attempt(
-    session: Session, user_id: int, ok: bool, max_attempts: int, now: datetime, until: datetime
+    session: Session,
+    user_id: int,
+    ok: bool,
+    max_attempts: int,
+    now: datetime,
+    until: datetime,
+    *,
+    signin: bool = True,
 ) -> str:
-    """Record one attempt atomically; return why it failed ("" when it succeeded)."""
+    """Record one attempt atomically; return why it failed ("" when it succeeded).
+
+    ``signin``: a success is a sign-in (its time is kept); else a password form's check.
+    """
     unlocked = and_(User.id == user_id, or_(User.locked_until.is_(None), User.locked_until <= now))
     if ok:
+        reset = {"failed_attempts": 0, "locked_until": None}
         done = session.execute(
             update(User)
             .where(unlocked)
-            .values(failed_attempts=0, locked_until=None, last_sign_in_at=now)
+            .values(**reset, **({"last_sign_in_at": now} if signin else {}))
             .returning(User.id)
             .execution_options(synchronize_session=False)
         ).first()

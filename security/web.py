@@ -6,6 +6,13 @@ Notes
   signed-in user: pages redirect to ``/login``, Dash's JSON routes and everything else get 401.
   ``/api/*`` and ``/ogc*`` routes check their own credentials (API keys, HTTP Basic; issues #3,
   #7) and never use the session cookie.
+- Sessions (issue #18): the cookie names a server-side session row (:mod:`security.session`).
+  The gate ends a session after ``WATCHFLOOR_SESSION_IDLE_MINUTES`` without a request or
+  ``WATCHFLOOR_SESSION_MAX_HOURS`` after sign-in, and records the end (``signout``, reason
+  ``idle``, ``lifetime`` or ``revoked``) once per session when its cookie next arrives.
+- Password checks: every one a request makes (sign-in form, HTTP Basic, password form) is
+  limited per client address and bounded per process by :mod:`security.throttle`; a refusal
+  answers 429/503 with ``Retry-After``.
 - CSRF: the sign-in and password forms carry a per-session token; every state-changing request
   (POST, PUT, PATCH, DELETE), Dash's ``/_dash-update-component`` included, must come from this
   origin (``Origin``, else ``Referer``). The session cookie is ``SameSite=Lax`` and Dash posts
@@ -22,6 +29,7 @@ import logging
 import secrets
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
@@ -31,7 +39,8 @@ from dash import Dash
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from security.session import SignedInUser
+from security import throttle
+from security.session import SignedInUser, expiry
 from settings import PLACEHOLDER_SECRET, Settings
 from store.engine import get_engine
 
@@ -55,17 +64,32 @@ def signin_limiter(server: flask.Flask, settings: Settings) -> Limiter:
     With ``WATCHFLOOR_REDIS_URL`` the counts live in Redis, so the limit holds across gunicorn
     workers and hosts; without it they are in this process's memory. Keys carry a digest of the
     database URL: two deployments sharing one Redis count separately. When Redis cannot be
-    reached sign-in fails (500) rather than going unlimited.
+    reached sign-in fails (500) rather than going unlimited. Every password check of a request
+    is counted here too, by :mod:`security.throttle`.
     """
-    scope = hashlib.sha256(settings.database_url.encode("utf-8")).hexdigest()[:12]
-    return Limiter(
+    scope = limiter_scope(settings)
+    limiter = Limiter(
         key_func=get_remote_address,
         app=server,
         storage_uri=settings.redis_url or "memory://",
         strategy="moving-window",
-        key_prefix=f"watchfloor-signin-{scope}",
+        key_prefix=scope,
         default_limits=[],
     )
+    throttle.install(server, limiter, scope, settings)
+    return limiter
+
+
+def limiter_scope(settings: Settings) -> str:
+    """Return the key prefix of this deployment's sign-in counts (a digest of its database)."""
+    return "watchfloor-signin-" + hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
+
+
+def refused(exc: throttle.Refused) -> flask.Response:
+    """Answer a password check refused before hashing (429 or 503, with ``Retry-After``)."""
+    resp = flask.make_response(flask.jsonify(error=exc.message, code=exc.status), exc.status)
+    resp.headers["Retry-After"] = str(exc.retry_after_s)
+    return resp
 
 
 def csrf_token() -> str:
@@ -98,12 +122,15 @@ def wants_json() -> bool:
     return accept.best_match(["text/html", "application/json"]) == "application/json"
 
 
-def unauthorized() -> flask.Response:
-    """Answer a request that needs a signed-in user: 401 for scripts, the sign-in page else."""
+def unauthorized(note: str | None = None) -> flask.Response:
+    """Answer a request that needs a signed-in user: 401 for scripts, the sign-in page else.
+
+    ``note="idle"`` makes the sign-in page say that the session ended.
+    """
     if wants_json():
         return flask.make_response(flask.jsonify(error="sign-in required"), 401)
     nxt = flask.request.full_path.rstrip("?") if flask.request.method == "GET" else "/"
-    return flask.redirect(flask.url_for("signin.login", next=nxt))
+    return flask.redirect(flask.url_for("signin.login", next=nxt, note=note))
 
 
 def content_security_policy(dash_app: Dash, settings: Settings) -> str:
@@ -154,7 +181,10 @@ def install(dash_app: Dash, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == "production" if secure is None else secure,
-        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        # The cookie outlives the idle limit on purpose: the server decides when a session
+        # ends (idle, lifetime, sign-out), and a cookie that still arrives after its session
+        # ended lets the gate record that end (issue #18) instead of the browser dropping it.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         # The cookie is written when the session changes: the idle clock below moves once a
         # minute, so a page polling every few seconds does not re-sign its cookie each time.
         SESSION_REFRESH_EACH_REQUEST=False,
@@ -169,13 +199,15 @@ def install(dash_app: Dash, settings: Settings) -> None:
         return signin.load_user(engine, token)
 
     limiter = signin_limiter(server, settings)
-    server.register_blueprint(signin.blueprint(settings, engine, limiter))
-    external = oidc.blueprint(server, settings, engine, signin.start_session, signin.failed_page)
+    server.register_error_handler(throttle.Refused, refused)  # Basic on /api and /ogc
+    server.register_blueprint(signin.blueprint(settings, engine))
+    external = oidc.blueprint(
+        server, settings, engine, partial(signin.start_session, engine), signin.failed_page
+    )
     if external is not None:
         server.register_blueprint(external)
         # The identity provider's routes answer without a session, limited like the form.
         limiter.limit(f"{settings.signin_rate_per_minute}/minute")(external)
-    idle_s = settings.session_idle_minutes * 60
     csp: dict[str, str] = {}
 
     @server.before_request
@@ -189,12 +221,18 @@ def install(dash_app: Dash, settings: Settings) -> None:
             return None
         user = flask_login.current_user
         if not user.is_authenticated:
+            if flask.session.get(signin.TOKEN_KEY):
+                # A session that no longer loads: signed out (already recorded) or its epoch
+                # bumped elsewhere (password, reset, disable): close and record it once.
+                signin.end_session(engine, reason="revoked")
+                return unauthorized(note="idle")
             return unauthorized()
         now = time.time()
         seen = float(flask.session.get("seen", 0))
-        if now - seen > idle_s:
-            signin.end_session(engine, reason="idle")
-            return unauthorized()
+        ended = expiry(started_at=user.started_at, seen_at=seen, now=now, settings=settings)
+        if ended is not None:
+            signin.end_session(engine, reason=ended)
+            return unauthorized(note="idle")
         if now - seen >= SEEN_EVERY_S:
             flask.session["seen"] = now
         if user.must_change_password and req.endpoint not in signin.PASSWORD_ENDPOINTS:

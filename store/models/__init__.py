@@ -8,7 +8,7 @@ from store.models.export_job import ExportJob
 from store.models.flag import Flag, FlagHistory
 from store.models.prefs import UserPrefs
 from store.models.site import Site
-from store.models.user import AuditEntry, User
+from store.models.user import AuditEntry, User, UserSession
 from store.models.version import DataVersion
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "Site",
     "User",
     "UserPrefs",
+    "UserSession",
 ]

@@ -1,10 +1,10 @@
-"""Users who sign in, and the append-only audit log of what they did."""
+"""Users who sign in, their sessions, and the append-only audit log of what they did."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, TimestampMixin, utcnow
@@ -32,6 +32,24 @@ class User(TimestampMixin, Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     auth_epoch: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UserSession(Base):
+    """One sign-in's server-side record: the cookie names it, sign-out and expiry close it.
+
+    ``id`` is the SHA-256 hex of the random secret in the cookie (the secret itself is never
+    stored). A session is valid while ``ended_at`` is null and ``created_at`` is within the
+    absolute lifetime; ``end_reason`` says how it ended (``user``, ``idle``, ``lifetime``,
+    ``revoked``, ``renewed``).
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str | None] = mapped_column(String(16))
 
 
 class AuditEntry(Base):
