@@ -49,7 +49,7 @@ class FlagsLayer:
                 line_lat += [row.lat, row.site_lat, None]
         custom = pd.DataFrame(
             {
-                "id": frame["id"].astype(int),
+                "id": frame["id"].astype(str),  # public ids
                 "priority": frame["priority"].round(1),
                 "summary": text(frame["summary"]),
                 "status": frame["status"],

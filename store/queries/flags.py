@@ -96,7 +96,8 @@ def flag_rows(
     Returns
     -------
     pandas.DataFrame
-        Columns ``QUEUE_COLUMNS``; ``cells`` is a list of int64 cells per flag.
+        Columns ``QUEUE_COLUMNS``; ``id`` is the flag's public id (what the queue, the map,
+        exports and OGC show; :mod:`store.public_ids`), ``cells`` a list of int64 cells per flag.
     """
     stmt = (
         select(
@@ -121,6 +122,7 @@ def flag_rows(
         rows.append(
             {
                 **{c: getattr(flag, c) for c in QUEUE_COLUMNS if hasattr(Flag, c)},
+                "id": flag.public_id,
                 "site_name": name,
                 "site_sector": sector,
                 "site_tier": tier,
@@ -133,18 +135,22 @@ def flag_rows(
     return pd.DataFrame(rows, columns=list(QUEUE_COLUMNS))
 
 
-def flag_detail(*, session: Session, viewer: Viewer, flag_id: int) -> dict[str, Any] | None:
-    """Return one visible flag with its explanation and history, or ``None``."""
+def flag_detail(*, session: Session, viewer: Viewer, flag_id: str) -> dict[str, Any] | None:
+    """Return one visible flag (``flag_id``: its public id) with explanation and history.
+
+    ``None`` when no flag the viewer may see has that public id: a hidden flag and a missing one
+    answer alike. The ``id`` returned is the public id too.
+    """
     flag = session.execute(
-        select(Flag).where(Flag.id == flag_id, visible_clause(viewer, Flag))
+        select(Flag).where(Flag.public_id == str(flag_id), visible_clause(viewer, Flag))
     ).scalar_one_or_none()
     if flag is None:
         return None
     history = session.execute(
-        select(FlagHistory).where(FlagHistory.flag_id == flag_id).order_by(FlagHistory.id)
+        select(FlagHistory).where(FlagHistory.flag_id == flag.id).order_by(FlagHistory.id)
     ).scalars()
     return {
-        "id": flag.id,
+        "id": flag.public_id,
         "fingerprint": flag.fingerprint,
         "status": flag.status,
         "disposition": flag.disposition,
@@ -152,7 +158,6 @@ def flag_detail(*, session: Session, viewer: Viewer, flag_id: int) -> dict[str, 
         "snoozed_until": flag.snoozed_until,
         "priority": flag.priority,
         "handling": flag.handling,
-        "related_flag_id": flag.related_flag_id,
         "recurrences": flag.recurrences,
         "detections": flag.detections,
         "event_ids": json.loads(flag.event_ids),
