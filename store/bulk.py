@@ -82,7 +82,7 @@ def staged_upsert(
     if "public_id" in table.c and "public_id" not in frame.columns:
         # Every row gets a fresh random id (one urandom read for the chunk); an update keeps the
         # stored one (see ``updates`` below), so a record's public id never changes.
-        frame = frame.assign(public_id=new_public_ids(len(frame)))
+        frame = frame.assign(public_id=pd.arrays.ArrowExtensionArray(new_public_ids(len(frame))))
     conn = session.connection()
     dialect = conn.dialect.name
     columns = list(frame.columns)
@@ -284,6 +284,8 @@ def _arrow_column(col: pd.Series | pa.Array) -> pa.Array:
     """One column for PostgreSQL's CSV ``COPY``: times as ``+00`` text, text without NUL."""
     if isinstance(col, pa.Array):
         return col
+    if isinstance(col.dtype, pd.ArrowDtype):  # Arrow-backed already (the public ids): as is
+        return pa.array(col)
     missing = col.isna().to_numpy()
     if missing.all():
         return pa.nulls(len(col), pa.string())
