@@ -28,6 +28,7 @@ from security.visibility import OPEN_CAVEATS, visible_clause
 from store.base import utcnow
 from store.errors import StoreError
 from store.models.flag import DISPOSITIONS, FLAG_STATUSES, Flag, FlagHistory
+from store.public_ids import is_public_id
 
 # Allowed status changes by hand; detection reopens closed flags on its own.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -261,7 +262,7 @@ def _visible_flag(session: Session, flag_id: str, viewer: Viewer) -> Flag:
     # By public id (what the browser holds) and the viewer's visibility: a hidden flag and a
     # missing one give the same error.
     stmt = select(Flag).where(Flag.public_id == str(flag_id), visible_clause(viewer, Flag))
-    flag = session.execute(stmt).scalar_one_or_none()
+    flag = session.execute(stmt).scalar_one_or_none() if is_public_id(str(flag_id)) else None
     if flag is None:
         raise FlagNotFound(f"no flag {flag_id}")
     return flag

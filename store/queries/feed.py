@@ -17,6 +17,7 @@ from security.visibility import visible_clause
 from store.columnar import event_columns
 from store.models import DataVersion, Event, Flag, Site
 from store.models.version import EVENT_VERSION_SLOTS, combined_token
+from store.public_ids import is_public_id
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ def seen_event_key(*, session: Session, viewer: Viewer, public_id: str) -> int |
     The feed's acknowledgement comes back from the page as a public id; the "seen" mark kept
     in the user's preferences is the integer key, which the page never holds.
     """
+    if not is_public_id(public_id):
+        return None
     stmt = select(Event.id).where(Event.public_id == public_id, visible_clause(viewer, Event))
     found = session.execute(stmt).scalar_one_or_none()
     return None if found is None else int(found)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from security.roles import Viewer
 from security.visibility import visible_clause
 from store.models import Event, Flag, FlagHistory, Site
+from store.public_ids import is_public_id
 
 DETECTION_COLUMNS = ("id", "cell", "occurred_at", "kind", "category", "handling", "source_agency")
 QUEUE_COLUMNS = (
@@ -141,6 +142,8 @@ def flag_detail(*, session: Session, viewer: Viewer, flag_id: str) -> dict[str, 
     ``None`` when no flag the viewer may see has that public id: a hidden flag and a missing one
     answer alike. The ``id`` returned is the public id too.
     """
+    if not is_public_id(str(flag_id)):  # checked first: browser text never reaches the query
+        return None
     flag = session.execute(
         select(Flag).where(Flag.public_id == str(flag_id), visible_clause(viewer, Flag))
     ).scalar_one_or_none()
