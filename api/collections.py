@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from domain.roles import Viewer
 from exports.service import flags_frame, layer_frame, points_frame
 from store.cache import BoundCache, cached
+from store.public_ids import is_public_id
 from store.queries.features import (
     Extent,
     area_extent,
@@ -55,14 +56,14 @@ COLLECTIONS: dict[str, Collection] = {
             "suspicious",
             "Suspicious activity reports",
             "SARs in the filter (bbox, categories, agencies, caveats); datetime filters the time "
-            "the event occurred; id = event id",
+            "the event occurred; id = the event's public id (opaque)",
             "Point",
         ),
         Collection(
             "incidents",
             "Incident reports",
             "Incident reports in the filter; datetime filters the time the event occurred; "
-            "id = event id",
+            "id = the event's public id (opaque)",
             "Point",
         ),
         Collection(
@@ -76,7 +77,7 @@ COLLECTIONS: dict[str, Collection] = {
             "flags",
             "Flags (clusters near sites)",
             "The follow-up list, whatever the time window (datetime is ignored); polygons of "
-            "the cells; id = flag id",
+            "the cells; id = the flag's public id (opaque)",
             "Polygon",
         ),
         Collection(
@@ -108,14 +109,15 @@ _KIND = {"suspicious": "suspicious", "incidents": "incident"}
 class Page:
     """One page of features: the rows (EPSG:4326), their feature ids and the number matched.
 
-    ``last_key`` is the (``occurred_at``, ``id``) of an event page's last row: where the next
-    page starts (keyset paging); ``None`` for the other collections and empty pages.
+    ``last_key`` is the (``occurred_at``, public id) of an event page's last row: where the next
+    page starts (keyset paging); ``None`` for the other collections and empty pages. Events and
+    flags are identified by their public ids (:mod:`store.public_ids`), never their keys.
     """
 
     frame: gpd.GeoDataFrame
     ids: list[Any]
     matched: int
-    last_key: tuple[datetime, int] | None = None
+    last_key: tuple[datetime, str] | None = None
 
 
 def _bbox_keep(frame: gpd.GeoDataFrame, filters: EventFilter) -> gpd.GeoDataFrame:
@@ -138,7 +140,7 @@ def _whole(
         return points_frame(rows), ids
     if cid == "flags":
         frame = _bbox_keep(flags_frame(flag_rows(session=session, viewer=viewer)), filters)
-        return frame, frame["id"].astype(int).tolist()
+        return frame, frame["id"].astype(str).tolist()
     if cid == "hexes":
         frame = layer_frame("hexes", session=session, viewer=viewer, filters=filters, res=res)
         # The database groups in no set order: sort, so offsets (next links) are stable.
@@ -163,7 +165,7 @@ def read_page(
     res: int,
     limit: int,
     offset: int,
-    after: tuple[datetime, int] | None = None,
+    after: tuple[datetime, str] | None = None,
     cache: BoundCache | None = None,
 ) -> Page:
     """Return features ``offset`` to ``offset + limit`` of collection ``cid`` for ``viewer``.
@@ -188,7 +190,7 @@ def read_page(
             offset=0 if after is not None else offset,
             after=after,
         )
-        ids = rows.pop("id").astype(int).tolist()
+        ids = rows.pop("id").astype(str).tolist()
         last = (rows["occurred_at"].iloc[-1].to_pydatetime(), ids[-1]) if ids else None
         return Page(points_frame(rows), ids, matched, last)
     frame, ids = _whole(cid, session=session, viewer=viewer, filters=filters, res=res)
@@ -200,17 +202,16 @@ def read_feature(
 ) -> Page | None:
     """Return the one feature ``fid`` of ``cid`` if ``viewer`` may see it, else ``None``."""
     if cid in _KIND:
-        try:
-            event_id = int(fid)
-        except ValueError:
+        # Events are found by public id only: an integer key names nothing here.
+        if not is_public_id(fid):
             return None
         kind_filter = replace(filters, kinds=(_KIND[cid],))
         rows = event_page(
-            session=session, viewer=viewer, filters=kind_filter, limit=1, event_id=event_id
+            session=session, viewer=viewer, filters=kind_filter, limit=1, public_id=fid
         )
         if rows.empty:
             return None
-        ids = rows.pop("id").astype(int).tolist()
+        ids = rows.pop("id").astype(str).tolist()
         return Page(points_frame(rows), ids, 1)
     frame, ids = _whole(cid, session=session, viewer=viewer, filters=filters, res=res)
     matches = [i for i, f in enumerate(ids) if str(f) == fid]

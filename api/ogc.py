@@ -54,6 +54,7 @@ from security.audit import record
 from settings import Settings
 from store.cache import SharedCache, bind_cache, shared_cache
 from store.engine import get_engine, session_scope
+from store.public_ids import is_public_id
 from store.queries.events import caveats_present
 from store.queries.features import Extent
 
@@ -366,30 +367,32 @@ def _page_link(
     return {"href": href, "rel": rel, "type": media}
 
 
-def cursor_text(key: tuple[datetime, int]) -> str:
-    """Return the ``cursor`` of a next link: the last row's time (UTC) and id.
+def cursor_text(key: tuple[datetime, str]) -> str:
+    """Return the ``cursor`` of a next link: the last row's time (UTC) and public id.
 
     Examples
     --------
     >>> from datetime import UTC, datetime
-    >>> text = cursor_text((datetime(2023, 2, 5, 12, 0, 1, 250, tzinfo=UTC), 42))
+    >>> text = cursor_text((datetime(2023, 2, 5, 12, 0, 1, 250, tzinfo=UTC), "0f" * 16))
     >>> text
-    '2023-02-05T12:00:01.000250Z_42'
-    >>> read_cursor(text)
-    (datetime.datetime(2023, 2, 5, 12, 0, 1, 250, tzinfo=datetime.timezone.utc), 42)
+    '2023-02-05T12:00:01.000250Z_0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f'
+    >>> read_cursor(text)[1] == "0f" * 16
+    True
     """
     at, last_id = key
     return f"{at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}_{last_id}"
 
 
-def read_cursor(text: str) -> tuple[datetime, int]:
-    """Return the (time, id) of a ``cursor``; 400 if it is not one :func:`cursor_text` wrote."""
+def read_cursor(text: str) -> tuple[datetime, str]:
+    """Return the (time, public id) of a ``cursor``; 400 if :func:`cursor_text` did not write it."""
     at_text, _, id_text = text.rpartition("_")
     try:
         at = datetime.strptime(at_text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-        return at, int(id_text)
     except ValueError as exc:
         raise ApiError(400, f"cursor {text!r} is not one a next link gave") from exc
+    if not is_public_id(id_text):
+        raise ApiError(400, f"cursor {text!r} is not one a next link gave")
+    return at, id_text
 
 
 def _marking(page: Page, cid: str, session: Any, caller: Caller, filters: Any) -> str:

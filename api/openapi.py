@@ -62,7 +62,8 @@ def _parameters(collection_ids: Iterable[str], max_res: int) -> dict[str, dict[s
             "name": "featureId",
             "in": "path",
             "required": True,
-            "description": "the feature id (an event, site, flag or area id; an H3 cell)",
+            "description": "the feature id: an event's or flag's public id (32 hex characters, "
+            "opaque), a site or area id, an H3 cell",
             "schema": text,
         },
         "f-json": {
@@ -105,8 +106,9 @@ def _parameters(collection_ids: Iterable[str], max_res: int) -> dict[str, dict[s
             "name": "cursor",
             "in": "query",
             "required": False,
-            "description": "where an event page starts: set by the next links (after that "
-            "row, so rows stored meanwhile shift nothing); offset then only counts",
+            "description": "where an event page starts: set by the next links (the last "
+            "row's time and public id; after that row, so rows stored meanwhile shift nothing); "
+            "offset then only counts",
             "schema": text,
         },
         "bbox": {

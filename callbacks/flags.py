@@ -58,7 +58,7 @@ def show_flag_detail(selected: list[dict[str, Any]] | None, _version: int) -> li
     viewer = require(Capability.VIEW_DETAILS, _context.viewer())
     if not selected:
         return detail_children(None)
-    flag_id = int(selected[0]["id"])
+    flag_id = str(selected[0]["id"])  # a public id: the browser never holds a flag's key
     with session_scope(_context.engine()) as session:
         detail = flag_detail(session=session, viewer=viewer, flag_id=flag_id)
         record(
@@ -98,7 +98,7 @@ def apply_flag_action(
     viewer = require(Capability.MANAGE_FLAGS, _context.viewer())
     if not selected or not action:
         return "Select a flag and an action.", no_update
-    flag_id = int(selected[0]["id"])
+    flag_id = str(selected[0]["id"])
     until = utcnow() + timedelta(hours=float(snooze_hours)) if snooze_hours else None
     try:
         with session_scope(_context.engine()) as session:

@@ -30,6 +30,7 @@ from store.queries.feed import (
     live_version,
     newest_event_id,
     next_version,
+    seen_event_key,
     unseen_count,
 )
 from store.user_prefs import load_prefs, save_prefs
@@ -144,8 +145,12 @@ def update_feed(_version: Any, _ack: Any, state: dict[str, Any] | None) -> tuple
     trigger = ctx.triggered_id
     with session_scope(_context.engine(), readonly=trigger == ids.DATA_VERSION) as session:
         if trigger == ids.FEED_ACK:
-            shown = int((state or {}).get("newest") or 0)
-            save_prefs(session=session, username=viewer.username, feed_seen_id=shown)
+            # The page holds the public id of the newest item it showed, never a key.
+            shown = seen_event_key(
+                session=session, viewer=viewer, public_id=str((state or {}).get("newest") or "")
+            )
+            if shown is not None:
+                save_prefs(session=session, username=viewer.username, feed_seen_id=shown)
         items = feed_items(session=session, viewer=viewer, limit=settings.live_feed_items)
         prefs = load_prefs(session=session, username=viewer.username)
         seen = prefs.feed_seen_id if prefs else (items[0].id if items else 0)
@@ -154,7 +159,7 @@ def update_feed(_version: Any, _ack: Any, state: dict[str, Any] | None) -> tuple
             record(
                 session=session, viewer=viewer, action="feed.view", details={"items": len(items)}
             )
-    newest = items[0].id if items else 0
+    newest = items[0].public_id if items else ""
     return (
         plain(live.feed_children(items, seen, settings.timezone)),  # see callbacks/_answer.py
         live.unseen_text(count),
@@ -198,7 +203,7 @@ def update_flag_alerts(
         alerts = flag_alerts(
             session=session, viewer=viewer, since=prefs.flags_seen_at if prefs else None
         )
-    alert_ids = [a.id for a in alerts]
+    alert_ids = [a.public_id for a in alerts]  # public ids: the page keeps these
     fresh = set(alert_ids) - set(shown.get("ids") or [])
     store = {
         "ids": alert_ids,

@@ -6,7 +6,8 @@ The body is a JSON list of events (objects whose keys are recognised like a file
 ``?kind=incident`` imports incident reports; the default is suspicious activity. The agency is
 always the key's: any source field in the body is ignored. A request is all or nothing: any
 unusable item answers 422 with every item's error and stores nothing, so the partner can fix and
-resend; a good request answers 201 with the counts and the ids. Re-sending changes nothing.
+resend; a good request answers 201 with the counts and each event's public id (never the
+sequential integer key: see ``store.public_ids``). Re-sending changes nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from security.audit import record
 from settings import Settings
 from store.base import utcnow
 from store.engine import get_engine, session_scope
-from store.writes import event_ids
+from store.writes import event_public_ids
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +106,10 @@ def _post_events(settings: Settings) -> flask.Response:
     )
     external = mapped.good["external_id"].astype(str).tolist()
     with session_scope(engine) as session:
-        ids = event_ids(session=session, source_agency=agency, external_ids=external)
+        ids = event_public_ids(session=session, source_agency=agency, external_ids=external)
+    # No batch id either: batch ids are sequential over every agency's imports, and two of them
+    # would tell a partner how many batches others imported in between (issue #18, finding 6).
     body_out = {
-        "batch_id": summary.batch_id,
         "source": agency,
         "received": summary.rows_read,
         "inserted": summary.inserted,

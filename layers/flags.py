@@ -49,7 +49,7 @@ class FlagsLayer:
                 line_lat += [row.lat, row.site_lat, None]
         custom = pd.DataFrame(
             {
-                "id": frame["id"].astype(int),
+                "id": frame["id"].astype(str),  # public ids
                 # A priority withheld from this viewer (store.queries.flags) reads "withheld";
                 # the summary then says why.
                 "priority": ["withheld" if pd.isna(v) else f"{v:.1f}" for v in frame["priority"]],

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Table, bindparam, text
 from sqlalchemy.orm import Session
 
 from store.base import utcnow
+from store.public_ids import new_public_ids
 from store.rtree_pack import fill_point_rtree
 from store.spatial import point_sql
 from store.types import UTCDateTime
@@ -87,6 +88,10 @@ def staged_upsert(
     """
     if frame.empty:
         return 0, 0, 0, []
+    if "public_id" in table.c and "public_id" not in frame.columns:
+        # Every row gets a fresh random id (one urandom read for the chunk); an update keeps the
+        # stored one (see ``updates`` below), so a record's public id never changes.
+        frame = frame.assign(public_id=pd.arrays.ArrowExtensionArray(new_public_ids(len(frame))))
     conn = session.connection()
     dialect = conn.dialect.name
     columns = list(frame.columns)
@@ -140,8 +145,9 @@ def staged_upsert(
             {"src": source_agency},
         ).scalars()
         before_update(list(changed_ids))
-    # The review date runs from when a record first entered: an update leaves it alone.
-    updates = [c for c in columns if c not in ("external_id", "review_at")]
+    # The review date runs from when a record first entered, and the public id is the record's
+    # for good: an update leaves both alone.
+    updates = [c for c in columns if c not in ("external_id", "review_at", "public_id")]
     set_clause = ", ".join(
         f"{c} = {replaced.get(c, f'excluded.{c}')}"
         for c in [*updates, "geometry", "batch_id", "updated_at"]
@@ -309,6 +315,8 @@ def _arrow_column(col: pd.Series | pa.Array) -> pa.Array:
     """One column for PostgreSQL's CSV ``COPY``: times as ``+00`` text, text without NUL."""
     if isinstance(col, pa.Array):
         return col
+    if isinstance(col.dtype, pd.ArrowDtype):  # Arrow-backed already (the public ids): as is
+        return pa.array(col)
     missing = col.isna().to_numpy()
     if missing.all():
         return pa.nulls(len(col), pa.string())

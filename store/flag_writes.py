@@ -28,6 +28,7 @@ from rules.visibility import visible_clause
 from store.base import utcnow
 from store.errors import StoreError
 from store.models.flag import DISPOSITIONS, FLAG_STATUSES, Flag, FlagHistory
+from store.public_ids import is_public_id
 
 # Allowed status changes by hand; detection reopens closed flags on its own.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -39,7 +40,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 class FlagNotFound(StoreError):
-    """No flag with that id that the viewer may see."""
+    """No flag with that public id that the viewer may see."""
 
 
 class FlagTransitionError(StoreError):
@@ -208,7 +209,7 @@ def _create(
     _apply(flag, cand, set(cand.event_ids), set(cand.cells))
     session.add(flag)
     session.flush()
-    note = f"recurs where flag {link.id} was closed" if link else None
+    note = f"recurs where flag {link.public_id} was closed" if link else None
     _record(
         session,
         flag,
@@ -269,9 +270,11 @@ def _update(session: Session, flag: Flag, cand: FlagCandidate, *, now: datetime,
     return "updated"
 
 
-def _visible_flag(session: Session, flag_id: int, viewer: Viewer) -> Flag:
-    stmt = select(Flag).where(Flag.id == flag_id, visible_clause(viewer, Flag))
-    flag = session.execute(stmt).scalar_one_or_none()
+def _visible_flag(session: Session, flag_id: str, viewer: Viewer) -> Flag:
+    # By public id (what the browser holds) and the viewer's visibility: a hidden flag and a
+    # missing one give the same error.
+    stmt = select(Flag).where(Flag.public_id == str(flag_id), visible_clause(viewer, Flag))
+    flag = session.execute(stmt).scalar_one_or_none() if is_public_id(str(flag_id)) else None
     if flag is None:
         raise FlagNotFound(f"no flag {flag_id}")
     return flag
@@ -280,7 +283,7 @@ def _visible_flag(session: Session, flag_id: int, viewer: Viewer) -> Flag:
 def change_status(
     session: Session,
     *,
-    flag_id: int,
+    flag_id: str,
     viewer: Viewer,
     status: str,
     disposition: str | None = None,
@@ -320,7 +323,7 @@ def change_status(
     return flag
 
 
-def add_note(session: Session, *, flag_id: int, viewer: Viewer, note: str) -> Flag:
+def add_note(session: Session, *, flag_id: str, viewer: Viewer, note: str) -> Flag:
     """Add an analyst's note to a flag's history."""
     if not note.strip():
         raise FlagTransitionError("empty note")
@@ -329,7 +332,7 @@ def add_note(session: Session, *, flag_id: int, viewer: Viewer, note: str) -> Fl
     return flag
 
 
-def snooze(session: Session, *, flag_id: int, viewer: Viewer, until: datetime | None) -> Flag:
+def snooze(session: Session, *, flag_id: str, viewer: Viewer, until: datetime | None) -> Flag:
     """Hide a flag from the queue until ``until`` (``None`` wakes it now)."""
     flag = _visible_flag(session, flag_id, viewer)
     flag.snoozed_until = until
@@ -350,7 +353,7 @@ FOLLOW_UP_ACTIONS = ("acknowledge", "assign", "close", "reopen", "note", "snooze
 def follow_up(
     session: Session,
     *,
-    flag_id: int,
+    flag_id: str,
     viewer: Viewer,
     action: str,
     disposition: str | None = None,
@@ -358,7 +361,11 @@ def follow_up(
     note: str | None = None,
     snooze_until: datetime | None = None,
 ) -> Flag:
-    """Apply one queue action (``FOLLOW_UP_ACTIONS``) to a flag, recording who and when."""
+    """Apply one queue action (``FOLLOW_UP_ACTIONS``) to a flag, recording who and when.
+
+    ``flag_id`` is the flag's public id (what the queue holds in the browser); the flag is
+    looked up by it and the viewer's visibility together.
+    """
     if action == "note":
         return add_note(session, flag_id=flag_id, viewer=viewer, note=note or "")
     if action == "snooze":

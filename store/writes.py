@@ -251,11 +251,17 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def event_ids(*, session: Session, source_agency: str, external_ids: list[str]) -> dict[str, int]:
-    """Return the stored ids of one source's events by external id (the writer's own receipt)."""
-    found: dict[str, int] = {}
+def event_public_ids(
+    *, session: Session, source_agency: str, external_ids: list[str]
+) -> dict[str, str]:
+    """Return the public ids of one source's events by external id (the writer's own receipt).
+
+    Public ids, never the integer keys: those are sequential, and two of them would tell the
+    writer how many events others stored in between (:mod:`store.public_ids`).
+    """
+    found: dict[str, str] = {}
     for chunk in _chunks(external_ids):
-        stmt = select(Event.external_id, Event.id).where(
+        stmt = select(Event.external_id, Event.public_id).where(
             Event.source_agency == source_agency, Event.external_id.in_(chunk)
         )
         found.update(dict(session.execute(stmt).tuples().all()))

@@ -14,7 +14,7 @@ from store.models.flag import DISPOSITIONS
 from ui import ids
 
 GRID_COLUMNS: list[dict[str, Any]] = [
-    {"field": "id", "headerName": "Flag", "width": 80},
+    {"field": "id", "headerName": "Flag", "width": 110},
     {"field": "priority", "headerName": "Priority", "width": 100, "sort": "desc"},
     {"field": "status", "width": 120},
     {"field": "site_name", "headerName": "Nearest site", "flex": 2},
@@ -47,7 +47,7 @@ def grid_rows(frame: pd.DataFrame, tz: str) -> list[dict[str, Any]]:
     last = pd.to_datetime(frame["last_event_at"], utc=True, cache=False).dt.tz_convert(tz)
     out = pd.DataFrame(
         {
-            "id": frame["id"].astype(int),
+            "id": frame["id"].astype(str),  # public ids (opaque), never the integer keys
             "priority": [None if pd.isna(p) else round(float(p), 1) for p in frame["priority"]],
             "status": frame["status"],
             "site_name": frame["site_name"].fillna(""),

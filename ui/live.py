@@ -113,7 +113,7 @@ def feed_children(items: Sequence[FeedItem], seen_id: int, tz: str) -> list[html
             html.Li(
                 className=f"wf-feed-item wf-kind-{item.kind}"
                 + (" wf-unseen" if item.id > seen_id else ""),
-                **{"data-id": str(item.id)},
+                **{"data-id": item.public_id},  # never the integer key (it counts rows)
                 children=[
                     html.Span(when, className="wf-feed-time"),
                     html.B(item.category),
@@ -140,7 +140,7 @@ def alert_children(alerts: Sequence[FlagAlert]) -> list[object]:
         return []
     lines = [
         html.Li(
-            f"Flag {a.id} {'escalated' if a.escalated else 'new'}: {a.observed} events"
+            f"Flag {a.public_id} {'escalated' if a.escalated else 'new'}: {a.observed} events"
             + (f" near {a.site_name}" if a.site_name else "")
             + (f" (priority {a.priority:.1f})" if a.priority is not None else "")
         )

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, TimestampMixin, utcnow
+from store.public_ids import PUBLIC_ID_LENGTH, new_public_id
 from store.types import BigIntPK, UTCDateTime
 
 
@@ -48,6 +49,8 @@ class Event(TimestampMixin, Base):
 
     ``cell`` is the H3 cell at ``settings.h3_store_res``; coarser cells derive from it.
     ``lon``/``lat`` duplicate the point so aggregates never need to decode geometry.
+    ``public_id`` is the only id that leaves the server (:mod:`store.public_ids`); ``id`` stays
+    inside.
     """
 
     __tablename__ = "events"
@@ -59,6 +62,9 @@ class Event(TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(PUBLIC_ID_LENGTH), default=new_public_id, unique=True, index=True
+    )
     kind: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(128))
     source_category: Mapped[str | None] = mapped_column(String(256))

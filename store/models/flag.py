@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, TimestampMixin, utcnow
+from store.public_ids import PUBLIC_ID_LENGTH, new_public_id
 from store.types import BigIntPK, UTCDateTime
 
 FLAG_STATUSES: Final[tuple[str, ...]] = ("new", "acknowledged", "assigned", "closed")
@@ -31,6 +32,7 @@ class Flag(TimestampMixin, Base):
     ``handling`` and ``source_agency`` follow the event columns of the same name so the single
     visibility rule filters flags too: ``handling`` is the most restrictive caveat of the flag's
     events and sites, ``source_agency`` the one agency owning its non-open items (empty if many).
+    ``public_id`` is the only id that leaves the server (:mod:`store.public_ids`).
     """
 
     __tablename__ = "flags"
@@ -45,6 +47,9 @@ class Flag(TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(PUBLIC_ID_LENGTH), default=new_public_id, unique=True, index=True
+    )
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="new")
     disposition: Mapped[str | None] = mapped_column(String(16))

@@ -1,11 +1,12 @@
 """Paged and chunked reads for the read APIs, through the same filter and visibility as exports.
 
 The export API streams events in chunks (:func:`event_chunks`); OGC API - Features pages through
-them (:func:`event_page`). Both select the export columns of ``store.queries.exports`` plus the
-event's ``id`` (the feature id), so a streamed or paged answer holds exactly the rows and values of
-a file export for the same viewer and filter. The extents of what a viewer may see
-(:func:`event_extents`, :func:`site_extent`, :func:`area_extent`, :func:`flag_time_span`) give
-the OGC collections their ``extent``.
+them (:func:`event_page`). Both select the export columns of ``store.queries.exports`` plus an
+``id``: the integer key for the export paths, which use it inside only, and the event's public id
+(the feature id, :mod:`store.public_ids`) for OGC pages, which send it out. So a streamed or paged
+answer holds exactly the rows and values of a file export for the same viewer and filter. The
+extents of what a viewer may see (:func:`event_extents`, :func:`site_extent`,
+:func:`area_extent`, :func:`flag_time_span`) give the OGC collections their ``extent``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from geoalchemy2.shape import to_shape
@@ -49,8 +51,8 @@ def _event_frame(rows: list[object]) -> pd.DataFrame:
     return frame
 
 
-def _event_select(viewer: Viewer, filters: EventFilter):  # type: ignore[no-untyped-def]
-    cols = [Event.id, *(getattr(Event, c) for c in EVENT_EXPORT_COLUMNS)]
+def _event_select(viewer: Viewer, filters: EventFilter, key: Any = Event.id):  # type: ignore[no-untyped-def]
+    cols = [key, *(getattr(Event, c) for c in EVENT_EXPORT_COLUMNS)]
     return (
         select(*cols)
         .where(visible_clause(viewer, Event), *filters.clauses(Event))
@@ -152,20 +154,26 @@ def event_page(
     filters: EventFilter,
     limit: int,
     offset: int = 0,
-    event_id: int | None = None,
-    after: tuple[datetime, int] | None = None,
+    public_id: str | None = None,
+    after: tuple[datetime, str] | None = None,
 ) -> pd.DataFrame:
-    """Return one page of matching visible events (oldest first), or the one event ``event_id``.
+    """Return one page of matching visible events (oldest first), or the one event ``public_id``.
 
-    ``after`` (``occurred_at``, ``id``) starts the page just after that row of the order
-    (keyset paging: a range on the ``(kind, occurred_at)`` index instead of walking ``offset``
-    rows, and rows stored meanwhile before it shift nothing); ``offset`` then counts from there.
+    The ``id`` column holds public ids (:mod:`store.public_ids`): a page leaves the server.
+    ``after`` (``occurred_at``, public id of that row) starts the page just after that row of
+    the order (keyset paging: a range on the ``(kind, occurred_at)`` index instead of walking
+    ``offset`` rows, and rows stored meanwhile before it shift nothing); ``offset`` then counts
+    from there.
     """
-    stmt = _event_select(viewer, filters)
-    if event_id is not None:
-        stmt = stmt.where(Event.id == event_id)
+    stmt = _event_select(viewer, filters, key=Event.public_id)
+    if public_id is not None:
+        stmt = stmt.where(Event.public_id == public_id)
     if after is not None:
-        at, last_id = after
+        at, last_public = after
+        # The order's tie-break stays the integer key, looked up inside the query: it never
+        # leaves the server. An unknown public id breaks no tie (NULL): the page starts after
+        # ``at``.
+        last_id = select(Event.id).where(Event.public_id == last_public).scalar_subquery()
         # Spelled as a range plus a tie-break, so both planners use the index range.
         stmt = stmt.where(Event.occurred_at >= at, or_(Event.occurred_at > at, Event.id > last_id))
     return _event_frame(list(session.execute(stmt.limit(limit).offset(offset)).all()))

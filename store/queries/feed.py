@@ -18,12 +18,17 @@ from rules.visibility import visible_clause
 from store.columnar import event_columns
 from store.models import DataVersion, Event, Flag, Site
 from store.models.version import EVENT_VERSION_SLOTS, combined_token
+from store.public_ids import is_public_id
 from store.queries.flags import statistics_shown
 
 
 @dataclass(frozen=True)
 class FeedItem:
-    """One event of the feed: what a watch officer scans (no description)."""
+    """One event of the feed: what a watch officer scans (no description).
+
+    ``id`` (the integer key) stays on the server, to tell unseen items; the page gets
+    ``public_id`` only (:mod:`store.public_ids`).
+    """
 
     id: int
     occurred_at: datetime
@@ -32,11 +37,15 @@ class FeedItem:
     place: str
     source_agency: str
     handling: str
+    public_id: str = ""
 
 
 @dataclass(frozen=True)
 class FlagAlert:
-    """A flag that is new or escalated (more events, or reopened) since the user last looked."""
+    """A flag that is new or escalated (more events, or reopened) since the user last looked.
+
+    ``id`` stays on the server; the page shows and keeps ``public_id`` only.
+    """
 
     id: int
     escalated: bool
@@ -44,6 +53,7 @@ class FlagAlert:
     observed: int
     site_name: str
     last_detected_at: datetime
+    public_id: str = ""
 
 
 def data_version(*, session: Session) -> str:
@@ -140,6 +150,7 @@ def feed_items(*, session: Session, viewer: Viewer, limit: int) -> list[FeedItem
             Event.lon,
             Event.source_agency,
             Event.handling,
+            Event.public_id,
         )
         .where(visible_clause(viewer, Event))
         .order_by(Event.id.desc())
@@ -154,9 +165,23 @@ def feed_items(*, session: Session, viewer: Viewer, limit: int) -> list[FeedItem
             place=_place(r.location_text, r.lat, r.lon),
             source_agency=r.source_agency,
             handling=r.handling,
+            public_id=r.public_id,
         )
         for r in session.execute(stmt)
     ]
+
+
+def seen_event_key(*, session: Session, viewer: Viewer, public_id: str) -> int | None:
+    """Return the key of the visible event with ``public_id`` (``None`` if none).
+
+    The feed's acknowledgement comes back from the page as a public id; the "seen" mark kept
+    in the user's preferences is the integer key, which the page never holds.
+    """
+    if not is_public_id(public_id):
+        return None
+    stmt = select(Event.id).where(Event.public_id == public_id, visible_clause(viewer, Event))
+    found = session.execute(stmt).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 def newest_event_id(*, session: Session, viewer: Viewer) -> int:
@@ -205,6 +230,7 @@ def flag_alerts(
             Flag.observed,
             Flag.explanation,
             Site.name,
+            Flag.public_id,
         )
         .outerjoin(Site, Site.id == Flag.nearest_site_id)
         .where(Flag.status != "closed", visible_clause(viewer, Flag))
@@ -221,6 +247,7 @@ def flag_alerts(
             observed=r.observed,
             site_name=r.name or "",
             last_detected_at=r.last_detected_at,
+            public_id=r.public_id,
         )
         for r in session.execute(stmt)
     ]

@@ -31,6 +31,7 @@ from domain.roles import Viewer
 from rules.statistics import STATISTICS_WITHHELD, may_see_statistics
 from rules.visibility import visible_clause
 from store.models import Event, Flag, FlagHistory, Site
+from store.public_ids import is_public_id
 
 DETECTION_COLUMNS = ("id", "cell", "occurred_at", "kind", "category", "handling", "source_agency")
 QUEUE_COLUMNS = (
@@ -159,7 +160,8 @@ def flag_rows(
     Returns
     -------
     pandas.DataFrame
-        Columns ``QUEUE_COLUMNS``; ``cells`` is a list of int64 cells per flag.
+        Columns ``QUEUE_COLUMNS``; ``id`` is the flag's public id (what the queue, the map,
+        exports and OGC show; :mod:`store.public_ids`), ``cells`` a list of int64 cells per flag.
     """
     stmt = (
         select(
@@ -184,6 +186,7 @@ def flag_rows(
         explanation = json.loads(flag.explanation)
         row = {
             **{c: getattr(flag, c) for c in QUEUE_COLUMNS if hasattr(Flag, c)},
+            "id": flag.public_id,
             "site_name": name,
             "site_sector": sector,
             "site_tier": tier,
@@ -213,15 +216,21 @@ def flag_rows(
     return frame.astype(dict.fromkeys(("priority", "expected", "q_value"), "float64"))
 
 
-def flag_detail(*, session: Session, viewer: Viewer, flag_id: int) -> dict[str, Any] | None:
-    """Return one visible flag with its explanation and history, or ``None``."""
+def flag_detail(*, session: Session, viewer: Viewer, flag_id: str) -> dict[str, Any] | None:
+    """Return one visible flag (``flag_id``: its public id) with explanation and history.
+
+    ``None`` when no flag the viewer may see has that public id: a hidden flag and a missing one
+    answer alike. The ``id`` returned is the public id too.
+    """
+    if not is_public_id(str(flag_id)):  # checked first: browser text never reaches the query
+        return None
     flag = session.execute(
-        select(Flag).where(Flag.id == flag_id, visible_clause(viewer, Flag))
+        select(Flag).where(Flag.public_id == str(flag_id), visible_clause(viewer, Flag))
     ).scalar_one_or_none()
     if flag is None:
         return None
     history = session.execute(
-        select(FlagHistory).where(FlagHistory.flag_id == flag_id).order_by(FlagHistory.id)
+        select(FlagHistory).where(FlagHistory.flag_id == flag.id).order_by(FlagHistory.id)
     ).scalars()
     explanation = json.loads(flag.explanation)
     shown = statistics_shown(viewer, explanation)
@@ -229,7 +238,7 @@ def flag_detail(*, session: Session, viewer: Viewer, flag_id: int) -> dict[str, 
         explanation = _withheld_explanation(flag, explanation)
     explanation.pop("inputs", None)  # which classes the run read is itself not for viewers
     return {
-        "id": flag.id,
+        "id": flag.public_id,
         "fingerprint": flag.fingerprint,
         "status": flag.status,
         "disposition": flag.disposition,
@@ -238,7 +247,6 @@ def flag_detail(*, session: Session, viewer: Viewer, flag_id: int) -> dict[str, 
         "priority": flag.priority if shown else None,
         "statistics": None if shown else STATISTICS_WITHHELD,
         "handling": flag.handling,
-        "related_flag_id": flag.related_flag_id,
         "recurrences": flag.recurrences,
         "detections": flag.detections,
         "event_ids": json.loads(flag.event_ids),

@@ -49,7 +49,7 @@ def test_flags001_queue_lists_flags_and_records_an_action(
     open_dashboard(browser, live_app)
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ROWS)) == len(expected))
     _wait(browser, lambda d: d.execute_script(FLAG_TRACES_JS) == [len(expected)])
-    top = str(int(expected.iloc[0]["id"]))
+    top = str(expected.iloc[0]["id"])  # the public id: what the grid holds
     browser.find_element(By.CSS_SELECTOR, f"{ROWS}[row-id='{top}'] [col-id='status']").click()
     _wait(browser, lambda d: "History" in d.find_element(By.ID, "flag-detail").text)
     assert "Sites in reach" in browser.find_element(By.ID, "flag-detail").text

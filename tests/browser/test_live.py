@@ -192,7 +192,7 @@ def test_live002_new_flag_shows_the_toast_until_acknowledged(
         s.add(flag)
     _wait(driver, _toast_shown)
     toast = driver.find_element(By.ID, "alert-toast").text
-    assert f"Flag {flag.id} new: 9 events" in toast
+    assert f"Flag {flag.public_id} new: 9 events" in toast
     assert driver.find_element(By.ID, "flag-badge").text == "⚑ 1"
     driver.refresh()  # still there after a reload: only acknowledging clears it
     _wait(driver, _toast_shown)
@@ -209,7 +209,8 @@ def test_live002_new_flag_shows_the_toast_until_acknowledged(
             .values(last_detected_at=NOW + timedelta(minutes=5), observed=12)
         )
     _wait(driver, _toast_shown)
-    assert f"Flag {flag.id} escalated: 12 events" in driver.find_element(By.ID, "alert-toast").text
+    toast = driver.find_element(By.ID, "alert-toast").text
+    assert f"Flag {flag.public_id} escalated: 12 events" in toast
 
 
 def test_live003_theme_and_wall_mode_persist_across_reload(

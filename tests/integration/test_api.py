@@ -99,7 +99,7 @@ def test_post_events_takes_the_agency_from_the_key(
     with session_scope(engine) as s:
         rows = s.execute(select(Event).order_by(Event.external_id)).scalars().all()
         assert {r.source_agency for r in rows} == {"MSP"}
-        assert [r.id for r in rows] == [i["id"] for i in body["ids"]]
+        assert [r.public_id for r in rows] == [i["id"] for i in body["ids"]]
         assert rows[0].occurred_at.isoformat() == "2023-03-04T19:30:00+00:00"
         assert rows[1].occurred_at.isoformat() == "2023-03-05T14:15:00+00:00"  # naive: Boston
     again = _post(client, key, EVENTS).get_json()

@@ -123,7 +123,7 @@ def test_views_of_event_details_and_filters_applied(
     frame = _events(engine, settings)
     with session_scope(engine) as s:
         upsert_flags(s, [flag_candidate(frame, "TLP:GREEN", "audited flag")], gap_s=3600.0)
-        flag_id = s.execute(select(Flag.id)).scalar_one()
+        flag_id = s.execute(select(Flag.public_id)).scalar_one()
     window = {"preset": "all", "start": None, "end": None}
     # Filters: the map's layers, window and resolution; the flag queue's "show all".
     values = {"layer-toggles.value": ["hexes"], "window-store.data": window, "hex-res.value": 7}
@@ -154,7 +154,7 @@ def test_flag_changes(engine: Engine, settings: Settings, analyst: FlaskClient) 
     frame = _events(engine, settings)
     with session_scope(engine) as s:
         upsert_flags(s, [flag_candidate(frame, "TLP:GREEN", "audited flag")], gap_s=3600.0)
-        flag_id = s.execute(select(Flag.id)).scalar_one()
+        flag_id = s.execute(select(Flag.public_id)).scalar_one()
     values = {
         "flag-apply.n_clicks": 1,
         "flags-grid.selectedRows": [{"id": flag_id}],

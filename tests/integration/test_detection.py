@@ -97,7 +97,7 @@ def test_planted_cluster_is_flagged_once_and_rerun_is_idempotent(
     with session_scope(engine) as s:
         assert s.scalar(select(func.count()).select_from(Flag)) == 1
         assert s.scalar(select(func.count()).select_from(FlagHistory)) == 1
-        detail = flag_detail(session=s, viewer=SYSTEM, flag_id=int(row["id"]))
+        detail = flag_detail(session=s, viewer=SYSTEM, flag_id=row["id"])
     assert detail is not None
     ex = detail["explanation"]
     assert ex["sites"][0]["distance_m"] <= ex["sites"][0]["radius_m"]
@@ -121,7 +121,7 @@ def test_grown_cluster_updates_flag_keeps_history_and_closed_flag_reopens(
 ) -> None:
     _world(engine)
     run_detection(engine, settings, until=UNTIL.to_pydatetime())
-    flag_id = int(_flags(engine).iloc[0]["id"])
+    flag_id = str(_flags(engine).iloc[0]["id"])
     later = UNTIL + pd.Timedelta(days=1)
     _events(engine, sc.plant(*LOGAN, n=4, until=later, seed=6, days=0.9), prefix="grow")
     grown = run_detection(engine, settings, until=later.to_pydatetime())
@@ -152,7 +152,7 @@ def test_flag_from_restricted_events_is_hidden_from_who_may_not_see_them(
     assert len(flags) == 1 and flags.iloc[0]["handling"] == "TLP:RED"
     assert _flags(engine, CENTER).empty
     assert len(_flags(engine, MSP)) == 1
-    flag_id = int(flags.iloc[0]["id"])
+    flag_id = str(flags.iloc[0]["id"])
     with session_scope(engine) as s, pytest.raises(FlagNotFound):
         add_note(session=s, flag_id=flag_id, viewer=CENTER, note="peek")
     with session_scope(engine) as s:
@@ -162,7 +162,7 @@ def test_flag_from_restricted_events_is_hidden_from_who_may_not_see_them(
 def test_follow_up_records_who_and_when(engine: Engine, settings: Settings) -> None:
     _world(engine)
     run_detection(engine, settings, until=UNTIL.to_pydatetime())
-    flag_id = int(_flags(engine).iloc[0]["id"])
+    flag_id = str(_flags(engine).iloc[0]["id"])
     with session_scope(engine) as s:
         with pytest.raises(FlagTransitionError, match="assignee"):
             change_status(session=s, flag_id=flag_id, viewer=CENTER, status="assigned")

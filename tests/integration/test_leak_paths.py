@@ -127,9 +127,9 @@ def test_map_points_hexagons_and_flags_layer(
     assert int(np.nansum(z)) == len(ref) < len(frame)
     # Flags layer: only A's GREEN flag.
     with session_scope(engine) as s:
-        green = s.execute(select(Flag.id).where(Flag.handling == "TLP:GREEN")).scalar_one()
+        green = s.execute(select(Flag.public_id).where(Flag.handling == "TLP:GREEN")).scalar_one()
     flag_points = traces["flags-points"]["customdata"]
-    assert [int(row[0]) for row in flag_points] == [green]
+    assert [row[0] for row in flag_points] == [green]
     _no_secret(json.dumps(body))
 
 
@@ -190,10 +190,10 @@ def test_flag_queue_and_detail_hide_flags_built_from_hidden_reports(
 ) -> None:
     client, _ = partner_b
     with session_scope(engine) as s:
-        ids = dict(s.execute(select(Flag.handling, Flag.id)).tuples().all())
+        ids = dict(s.execute(select(Flag.handling, Flag.public_id)).tuples().all())
     queue = _callback(client, "flags-grid.rowData", {"flags-show-all.value": ["all"]})
     rows = queue.get_json()["response"]["flags-grid"]["rowData"]
-    assert [int(r["id"]) for r in rows] == [ids["TLP:GREEN"]]
+    assert [r["id"] for r in rows] == [ids["TLP:GREEN"]]
     _no_secret(json.dumps(rows))
     for caveat in ("TLP:RED", "TLP:AMBER"):  # asked for by id: nothing about it comes back
         detail = _callback(

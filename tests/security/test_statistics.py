@@ -159,7 +159,7 @@ def _texts(node: Any) -> list[str]:
     return []
 
 
-def _dashboard(client: FlaskClient, flag_id: int) -> dict[str, Any]:
+def _dashboard(client: FlaskClient, flag_id: str) -> dict[str, Any]:
     """The queue row, the detail text (without its history) and the map's hover of the flag."""
     rows = _callback(client, "flags-grid.rowData", {"flags-show-all.value": ["all"]})
     (row,) = rows["flags-grid"]["rowData"]
@@ -177,7 +177,7 @@ def _dashboard(client: FlaskClient, flag_id: int) -> dict[str, Any]:
     )
     traces = {t["uid"]: t for t in spec["map-spec"]["data"]["data"]}
     (hover,) = traces["flags-points"]["customdata"]
-    assert int(row["id"]) == int(hover[0]) == flag_id
+    assert row["id"] == hover[0] == flag_id  # public ids
     return {"row": row, "detail": text, "hover": hover}
 
 
@@ -265,7 +265,7 @@ def test_red_baseline_of_another_agency_withholds_the_statistics(
     _green_world(engine)
     _add_red_baseline(engine)
     flag = _detect_afresh(engine, settings)
-    flag_id = int(flag["id"])
+    flag_id = str(flag["id"])
     # Partner A sees the flag (GREEN, built from its own reports) but not its statistics.
     view = _dashboard(clients["partner-a"], flag_id)
     api = _api(clients)
@@ -295,7 +295,7 @@ def test_nothing_partner_a_reads_depends_on_the_hidden_red_reports(
     _green_world(engine)
     # Only what A may see: A reads the figures, the same as the system's.
     open_flag = _detect_afresh(engine, settings)
-    _assert_shown(_dashboard(clients["partner-a"], int(open_flag["id"])), open_flag)
+    _assert_shown(_dashboard(clients["partner-a"], str(open_flag["id"])), open_flag)
     assert float(_api(clients)["csv"]["expected"]) == pytest.approx(open_flag["expected"])
     # B's AMBER far away: the run holds something A may not see, so A's figures are withheld.
     amber = sc.plant(*FAR, n=5, until=UNTIL, seed=11, days=40)
@@ -307,11 +307,11 @@ def test_nothing_partner_a_reads_depends_on_the_hidden_red_reports(
             _add_red_baseline(engine)
         flag = _detect_afresh(engine, settings)
         flags.append(flag)
-        view = _dashboard(clients["partner-a"], int(flag["id"]))
+        view = _dashboard(clients["partner-a"], str(flag["id"]))
         api = _api(clients)
         _assert_withheld(view, api)
         briefing = _flags_row(_briefing(engine, settings, PARTNER_A))
-        answers.append(_normalised(view, api, briefing, int(flag["id"])))
+        answers.append(_normalised(view, api, briefing, str(flag["id"])))
     # The RED baseline moves the figures of the run (what the attack read before)...
     without, with_red = flags
     assert with_red["expected"] != pytest.approx(without["expected"])
@@ -320,13 +320,13 @@ def test_nothing_partner_a_reads_depends_on_the_hidden_red_reports(
     assert answers[0] == answers[1]
 
 
-def _normalised(view: dict[str, Any], api: dict[str, Any], briefing: str, flag_id: int) -> str:
+def _normalised(view: dict[str, Any], api: dict[str, Any], briefing: str, flag_id: str) -> str:
     """Everything partner A received, with the flag's id (new on every run) blanked."""
     view["row"].pop("id")
     view["hover"][0] = None
     view["detail"] = [t.replace(f"Flag {flag_id} ", "Flag ID ") for t in view["detail"]]
     for source in api.values():
-        assert int(source.pop("id")) == flag_id
+        assert str(source.pop("id")) == flag_id
     briefing = briefing.replace(f'<td class="n">{flag_id}</td>', "<td>ID</td>", 1)
     return json.dumps({"view": view, "api": api, "briefing": briefing}, sort_keys=True)
 

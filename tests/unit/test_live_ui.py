@@ -37,12 +37,15 @@ def test_unseen_text_and_alert_children() -> None:
     assert unseen_text(10_001) == "More than 10,000 new since you last looked"
     assert alert_children([]) == []
     title, listing = alert_children(
-        [FlagAlert(3, True, 4.25, 12, "South Station", AT), FlagAlert(4, False, 2.0, 5, "", AT)]
+        [
+            FlagAlert(3, True, 4.25, 12, "South Station", AT, "c" * 32),
+            FlagAlert(4, False, 2.0, 5, "", AT, "d" * 32),
+        ]
     )
     assert title.children == "2 flag alerts"
     assert [li.children for li in listing.children] == [
-        "Flag 3 escalated: 12 events near South Station (priority 4.2)",
-        "Flag 4 new: 5 events (priority 2.0)",
+        f"Flag {'c' * 32} escalated: 12 events near South Station (priority 4.2)",
+        f"Flag {'d' * 32} new: 5 events (priority 2.0)",
     ]
 
 
