@@ -14,6 +14,7 @@ them). What a value *means* (a known layer, a valid date) is still each parser's
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import types
 import typing
@@ -23,6 +24,7 @@ from typing import Any
 
 from werkzeug.exceptions import BadRequest
 
+logger = logging.getLogger(__name__)
 _INT_BOUND = 2**63
 # A dcc.Store's content (or a figure's event data): a JSON object, or nothing yet.
 Store = dict[str, Any] | None
@@ -92,6 +94,8 @@ def checked(callback: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         for name, value in zip(names, args, strict=False):
             if not conforms(value, hints.get(name, Any)):
+                # Logged: a browser sending a shape the hints do not allow is a bug to fix here.
+                logger.warning("refused %s: %s is not %s", func.__name__, name, hints.get(name))
                 raise BadRequest(f"{func.__name__}: {name} has the wrong shape")
         return callback(*args, **kwargs)
 

@@ -231,7 +231,7 @@ class ScreenState:
         """Read the ``state`` query parameter; unreadable JSON gives the defaults."""
         try:
             data = json.loads(text) if text else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             data = {}
         return cls.from_dict(data if isinstance(data, dict) else {})
 

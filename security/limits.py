@@ -1,4 +1,4 @@
-"""Request size limits: one server-wide body limit, answered 413 before anything parses the body.
+"""The request edge: bodies over the size limit and text with NUL bytes are refused first.
 
 Notes
 -----
