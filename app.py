@@ -18,13 +18,14 @@ from dash import Dash
 from api.export import register_export_api
 from api.ogc import register_ogc
 from callbacks._context import SETTINGS_KEY
+from callbacks._guard import guard_callbacks
 from data_loaders.api import register_api
 from jobs.detection import enable_detection_after_ingest
 from ops.health import register_probes
 from ops.logs import configure_logging as _configure_logging
 from ops.logs import install_request_ids
 from rules.capabilities import Capability, can
-from security import web
+from security import limits, web
 from settings import PROJECT_ROOT, Settings, get_settings
 from store.columnar import warm_cache
 from store.engine import backend_name, get_engine, session_scope
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     )
     app.server.config[SETTINGS_KEY] = settings
     install_request_ids(app.server)  # first: even refused requests get an id and a log line
+    limits.install(app.server, settings)  # then: a body over the limit is refused unread
     app.layout = lambda: shell.layout(settings, viewer=_signed_in_viewer())
     app.server.add_url_rule("/healthz", "healthz", _healthz)
     register_probes(
@@ -91,6 +93,7 @@ def _attach_callbacks(app: Dash) -> None:
         _callback.GLOBAL_INLINE_SCRIPTS.clear()
     callback_map, callback_list, inline_scripts = _CALLBACKS[0]
     app.callback_map.update(callback_map)
+    guard_callbacks(app.callback_map)  # arguments of the declared types only (issue #18)
     app._callback_list.extend(callback_list)
     app._inline_scripts.extend(inline_scripts)
 

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     ingest_chunk_rows: int = Field(default=50_000, ge=1)
     # Largest body the partner API accepts (bytes); larger requests get 413.
     api_max_body_bytes: int = Field(default=5_000_000, ge=1)
+    # Request size limits (issue #18): the largest file the Import panel takes (decoded bytes,
+    # the browser's limit too), and the largest request body of any route (bytes; larger get
+    # 413 before anything parses them). None derives it from the upload limit: the file as
+    # base64 in a Dash callback body (4/3 of it) plus 1 MiB for the rest of the request.
+    upload_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    request_max_bytes: int | None = Field(default=None, ge=1)
     # Sign-in and records (issue #6): idle minutes before a session ends, failed sign-ins before
     # an account locks and for how long, password checks per client address per minute (the
     # sign-in form, HTTP Basic and the password form share one count), years before a SAR is
@@ -215,6 +221,13 @@ class Settings(BaseSettings):
     def export_dir(self) -> Path:
         """Directory of the dashboard's export jobs (one sub-directory per job)."""
         return self.var_dir / "exports"
+
+    @property
+    def request_limit_bytes(self) -> int:
+        """The largest request body any route accepts (``request_max_bytes`` or derived)."""
+        if self.request_max_bytes is not None:
+            return self.request_max_bytes
+        return -(-self.upload_max_bytes * 4 // 3) + 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:

@@ -171,10 +171,18 @@ def str_to_cells(cells: list[str]) -> IntArray:
     --------
     >>> str_to_cells(['882a306603fffff']).dtype
     dtype('int64')
+    >>> str_to_cells(['-1'])
+    Traceback (most recent call last):
+    ...
+    ValueError: not an H3 cell: '-1'
     """
     out = np.empty(len(cells), dtype=np.int64)
     for i, s in enumerate(cells):
-        if not h3.is_valid_cell(s):
+        try:
+            valid = h3.is_valid_cell(s)
+        except (OverflowError, TypeError, ValueError):  # h3 parses ids as unsigned 64 bits
+            valid = False
+        if not valid:
             raise ValueError(f"not an H3 cell: {s!r}")
         out[i] = int(s, 16)
     return out

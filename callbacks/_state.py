@@ -37,14 +37,15 @@ class ViewState:
         """Validate raw control values; unknown layers are dropped, bad values get defaults."""
         layers = tuple(key for key in (visible or []) if key in LAYERS)
         chosen = preset if preset in PRESETS else "30d"
-        if chosen == "custom" and not (start and end):
+        first, last = _day(start), _day(end)
+        if chosen == "custom" and not (first and last):
             chosen = "all"
         return cls(
             visible=layers,
             preset=cast(WindowPreset, chosen),
             res=int(res) if res is not None and 0 <= int(res) <= 15 else 8,
-            custom_start=date.fromisoformat(start[:10]) if start else None,
-            custom_end=date.fromisoformat(end[:10]) if end else None,
+            custom_start=first,
+            custom_end=last,
         )
 
     def custom_window(self, tz: str) -> TimeWindow | None:
@@ -56,6 +57,14 @@ class ViewState:
         return TimeWindow(
             start.tz_convert("UTC").to_pydatetime(), end.tz_convert("UTC").to_pydatetime()
         )
+
+
+def _day(text: str | None) -> date | None:
+    """Read a date picker's ``YYYY-MM-DD...`` value; anything else is no date."""
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ from typing import Any
 
 from dash import Input, Output, State, callback, html, no_update
 
+from analytics.cells import cell_res, str_to_cells
 from callbacks import _context
+from callbacks._guard import Store
 from callbacks._state import WindowState
 from layers.celldetail import cell_detail
 from layers.selection import SelectionError, screen_filter, screen_state
@@ -16,6 +18,21 @@ from security.audit import record
 from store.engine import session_scope
 from store.queries import EventFilter
 from ui import ids
+
+
+def _clicked_cell(click: dict[str, Any] | None, store_res: int) -> str | None:
+    """The H3 id of the clicked hexagon: a valid cell no finer than the stored cells, or None."""
+    points = (click or {}).get("points")
+    if not isinstance(points, list):
+        return None
+    found = next((p.get("location") for p in points if isinstance(p, dict)), None)
+    if not isinstance(found, str):
+        return None
+    try:
+        res = int(cell_res(str_to_cells([found]))[0])
+    except ValueError:
+        return None
+    return found if res <= store_res else None
 
 
 @callback(
@@ -29,14 +46,15 @@ from ui import ids
     State(ids.FILTER_STORE, "data"),
     prevent_initial_call=True,
 )
-def show_cell(click: Any, window_data: Any, filter_data: Any) -> tuple[Any, ...]:
+def show_cell(
+    click: dict[str, Any] | None, window_data: Store, filter_data: Store
+) -> tuple[Any, ...]:
     """List the visible events of the clicked hexagon in the current window."""
     viewer = require(Capability.VIEW_DETAILS, _context.viewer())
-    points = (click or {}).get("points") or []
-    cell_str = next((p.get("location") for p in points if p.get("location")), None)
-    if not cell_str:
-        return (no_update,) * 5
     settings = _context.app_settings()
+    cell_str = _clicked_cell(click, settings.h3_store_res)
+    if cell_str is None:  # a click on no hexagon (or a crafted one): nothing to show
+        return (no_update,) * 5
     state = WindowState.from_store(window_data)
     screen = screen_state(window_data, filter_data)
     with session_scope(_context.engine()) as session:

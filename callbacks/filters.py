@@ -8,6 +8,7 @@ from dash import Input, Output, State, callback, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import _context
+from callbacks._guard import Store
 from jobs.exports import ExportJobError, job_status, start_export_job
 from layers.selection import (
     SelectionError,
@@ -54,7 +55,7 @@ AREA_HINTS = {
     Input(ids.PENDING_FILTERS, "data"),
     prevent_initial_call=False,
 )
-def load_filter_options(_window: Any, pending: dict[str, Any] | None) -> tuple[Any, ...]:
+def load_filter_options(_window: Store, pending: Store) -> tuple[Any, ...]:
     """Offer the categories, agencies and caveats among the events the viewer may see.
 
     Values a view URL asked for (``pending``) are set together with the options (a menu drops a
@@ -84,7 +85,7 @@ def load_filter_options(_window: Any, pending: dict[str, Any] | None) -> tuple[A
     prevent_initial_call="initial_duplicate",
 )
 def load_area_choices(
-    area_type: str, pending: dict[str, Any] | None
+    area_type: str | None, pending: Store
 ) -> tuple[list[dict[str, Any]], int | None, bool, str, Any]:
     """List the counties or storm footprints the viewer may see for the chosen area type.
 
@@ -121,9 +122,9 @@ def sync_filter_state(
     caveats: list[str] | None,
     area_type: str | None,
     area_choice: int | None,
-    selected: Any,
-    geometry: Any,
-    current: Any,
+    selected: Store,
+    geometry: Store,
+    current: Store,
 ) -> Any:
     """Turn the filter controls into the filter store; an unchanged filter updates nothing."""
     require(Capability.VIEW_MAP, _context.viewer())
@@ -148,7 +149,9 @@ def sync_filter_state(
     Input(ids.GEOMETRY_STORE, "data"),
     prevent_initial_call=False,
 )
-def update_briefing_link(window: Any, filter_data: Any, briefing_fmt: str, geometry: Any) -> str:
+def update_briefing_link(
+    window: Store, filter_data: Store, briefing_fmt: str | None, geometry: Store
+) -> str:
     """Point the briefing link at its route with the screen state."""
     require(Capability.VIEW_MAP, _context.viewer())
     state = screen_state(window, filter_data)
@@ -167,7 +170,12 @@ def update_briefing_link(window: Any, filter_data: Any, briefing_fmt: str, geome
     prevent_initial_call=True,
 )
 def start_export(
-    n_clicks: int | None, window: Any, filter_data: Any, layer: str, fmt: str, geometry: Any
+    n_clicks: int | None,
+    window: Store,
+    filter_data: Store,
+    layer: str | None,
+    fmt: str | None,
+    geometry: Store,
 ) -> dict[str, str]:
     """Start an export job for exactly the screen's state; the poll below follows it."""
     viewer = require(Capability.EXPORT, _context.viewer())
@@ -234,7 +242,7 @@ def poll_export(job: dict[str, str] | None, _ticks: int | None) -> tuple[Any, ..
     Input(ids.FILTER_STORE, "data"),
     prevent_initial_call=False,
 )
-def update_area_summary(window: Any, filter_data: Any) -> tuple[Any, bool]:
+def update_area_summary(window: Store, filter_data: Store) -> tuple[Any, bool]:
     """Summarise the chosen area: events by category vs before, sites, open flags, busiest cells."""
     viewer = require(Capability.VIEW_MAP, _context.viewer())
     state = screen_state(window, filter_data)

@@ -20,6 +20,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks import _context
 from callbacks._answer import plain
+from callbacks._guard import Store
 from callbacks._state import WindowState
 from rules.capabilities import Capability, require
 from security.audit import record
@@ -46,7 +47,7 @@ ALERT_SOUND = "alert.wav"
     State(ids.GEOMETRY_STORE, "data"),
     prevent_initial_call=False,
 )
-def poll_data_version(_tick: Any, current: str | None, geometry: dict[str, Any] | None) -> Any:
+def poll_data_version(_tick: int | None, current: str | None, geometry: Store) -> Any:
     """Read the data version (the worker's events snapshot, refreshed at most once per lag, and
     the flags token); the map, timeline and feed redraw on a change, from data at least that new
     (``store.columnar.want_version``), and again while the map was drawn from another snapshot."""
@@ -134,7 +135,7 @@ clientside_callback(
     State(ids.FEED_STATE, "data"),
     prevent_initial_call=False,
 )
-def update_feed(_version: Any, _ack: Any, state: dict[str, Any] | None) -> tuple[Any, ...]:
+def update_feed(_version: str | None, _ack: int | None, state: Store) -> tuple[Any, ...]:
     """List the newest visible events and count those stored since the user last looked.
 
     The first draw and every acknowledgement are audited (``feed.view``); refreshes driven by
@@ -180,7 +181,7 @@ def update_feed(_version: Any, _ack: Any, state: dict[str, Any] | None) -> tuple
     prevent_initial_call=False,
 )
 def update_flag_alerts(
-    _version: Any, _ack: Any, shown: dict[str, Any] | None, sound: list[str] | None
+    _version: str | None, _ack: int | None, shown: Store, sound: list[str] | None
 ) -> tuple[Any, ...]:
     """Show new or escalated flags until acknowledged; acknowledging covers what was shown."""
     viewer = require(Capability.VIEW_MAP, _context.viewer())
@@ -236,7 +237,7 @@ clientside_callback(
 )
 def encode_view_url(
     geometry: dict[str, Any] | None,
-    window_data: Any,
+    window_data: Store,
     visible: list[str] | None,
     res: int | None,
     auto: list[str] | None,

@@ -19,6 +19,7 @@ from dash import (
 
 from callbacks import _context
 from callbacks._answer import plain
+from callbacks._guard import Store
 from callbacks._state import ViewState, WindowState
 from layers import viewport as vp
 from layers.payload import map_payload
@@ -44,7 +45,12 @@ from ui import ids, summary
     prevent_initial_call=False,
 )
 def set_window(
-    preset: str, start: str | None, end: str | None, brushed: Any, _tick: Any, current: Any
+    preset: str | None,
+    start: str | None,
+    end: str | None,
+    brushed: Store,
+    _tick: int | None,
+    current: Store,
 ) -> dict[str, Any]:
     """Turn a preset, a date range, a brushed timeline range or a playback tick into the window."""
     require(Capability.VIEW_MAP, _context.viewer())
@@ -78,7 +84,7 @@ def set_window(
     Input(ids.HEX_RES, "value"),
     prevent_initial_call=True,
 )
-def override_resolution(_res: int) -> list[str]:
+def override_resolution(_res: int | None) -> list[str]:
     """Moving the resolution slider switches the zoom-following resolution off."""
     require(Capability.VIEW_MAP, _context.viewer())
     return []
@@ -108,15 +114,15 @@ def override_resolution(_res: int) -> list[str]:
     prevent_initial_call=False,
 )
 def update_map_figure(
-    window_data: Any,
-    visible: list[str],
-    res: int,
-    auto: list[str],
-    colour: str,
-    relayout: Any,
-    filter_data: Any,
-    version: Any,
-    geometry: Any,
+    window_data: Store,
+    visible: list[str] | None,
+    res: int | None,
+    auto: list[str] | None,
+    colour: str | None,
+    relayout: Store,
+    filter_data: Store,
+    version: str | None,
+    geometry: Store,
 ) -> tuple[Any, ...]:
     """Redraw the map: the full figure when resolution, viewport or layers change, else values.
 
@@ -143,7 +149,8 @@ def update_map_figure(
         else vp.approx_viewport(config.center_lat, config.center_lon, config.zoom),
     )
     state = ViewState.from_controls(visible, "30d", res)
-    res_now = vp.res_for_zoom(zoom, finest=min(10, settings.h3_store_res)) if auto else state.res
+    finest = min(10, settings.h3_store_res)  # the slider's top: no finer than the stored cells
+    res_now = vp.res_for_zoom(zoom, finest=finest) if auto else min(state.res, finest)
     colour_now = (
         colour if colour in ("total", "suspicious", "incident", "severity", "change") else "total"
     )
@@ -177,7 +184,8 @@ def update_map_figure(
                     **vars(state),
                     "window": window.to_store(),
                     "colour": colour_now,
-                    "filters": filter_data,
+                    # Bounded and normalised: a drawn area is kept as its size, bounds and hash.
+                    "filters": screen.to_audit(),
                 },
             )
         filters, problem = _screen_filters(screen, session=session, viewer=viewer)
@@ -267,7 +275,7 @@ def _screen_filters(
     Input(ids.TIMELINE_TOKEN, "data"),
     prevent_initial_call=False,
 )
-def update_timeline(window_data: Any, filter_data: Any, live: Any) -> dict[str, Any]:
+def update_timeline(window_data: Store, filter_data: Store, live: Store) -> dict[str, Any]:
     """Redraw the timeline (events per local day) with the window shaded; new data redraws it
     at most every 30 s (``assets/watchfloor_live.js``: day bars need no 5-second refresh)."""
     require(Capability.VIEW_MAP, _context.viewer())
@@ -298,7 +306,9 @@ def update_timeline(window_data: Any, filter_data: Any, live: Any) -> dict[str, 
     State(ids.PLAY_INTERVAL, "disabled"),
     prevent_initial_call=True,
 )
-def toggle_playback(_clicks: int, speed_ms: int, disabled: bool) -> tuple[bool, int, str]:
+def toggle_playback(
+    _clicks: int | None, speed_ms: int | None, disabled: bool | None
+) -> tuple[bool, int, str]:
     """Start or pause playback; the speed applies at once."""
     require(Capability.VIEW_MAP, _context.viewer())
     playing = disabled if ctx.triggered_id == ids.PLAY_BUTTON else not disabled

@@ -41,7 +41,11 @@ def show_filename(filename: str | None) -> str:
     prevent_initial_call=True,
 )
 def import_file(
-    n_clicks: int, contents: str | None, filename: str | None, kind: str, source: str | None
+    n_clicks: int | None,
+    contents: str | None,
+    filename: str | None,
+    kind: str | None,
+    source: str | None,
 ) -> tuple[Any, Any, bool]:
     """Import the chosen file as one batch and summarise it."""
     viewer = require(Capability.IMPORT, _context.viewer())  # before anything else: 403 first
@@ -86,7 +90,7 @@ def _audit(
     State(ids.UPLOAD_BATCH, "data"),
     prevent_initial_call=True,
 )
-def download_quarantine(n_clicks: int, batch_id: int | None) -> Any:
+def download_quarantine(n_clicks: int | None, batch_id: int | None) -> Any:
     """Send the quarantined rows of the last import, with their reasons, as CSV."""
     viewer = require(Capability.IMPORT, _context.viewer())
     if not n_clicks or batch_id is None:

@@ -146,7 +146,7 @@ def _read_body(limit: int) -> Any:
         raise _Rejected(413, {"error": f"the body is over {limit:,} bytes; send smaller batches"})
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise _Rejected(400, {"error": f"the body is not JSON: {exc}"}) from exc
 
 
@@ -194,10 +194,16 @@ def _features_table(features: Any) -> RawTable:
     props: list[dict[str, Any]] = []
     lon = np.full(len(features), np.nan)
     lat = np.full(len(features), np.nan)
+    bad = [
+        i
+        for i, f in enumerate(features)
+        if not isinstance(f, dict) or not isinstance(f.get("properties") or {}, dict)
+    ]
+    if bad:
+        errors = [{"index": i, "reason": "not_an_object", "detail": None} for i in bad]
+        message = "every feature and its properties must be JSON objects"
+        raise _Rejected(422, {"error": message, "errors": errors})
     for i, feature in enumerate(features):
-        if not isinstance(feature, dict):
-            props.append({})
-            continue
         props.append(dict(feature.get("properties") or {}))
         if feature.get("id") is not None and "id" not in props[-1]:
             props[-1]["id"] = feature["id"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from data_loaders.areas import load_area
-from data_loaders.errors import IngestError
+from data_loaders.errors import IngestError, named_only
 from data_loaders.ingest import BatchSummary, ingest_path
 from data_loaders.profiles import Profile, load_profile, matching_profile, shipped_profiles
 from data_loaders.progress import ProgressLine
@@ -111,7 +111,8 @@ def run_ingest(
     except (UnicodeError, ValueError, OSError, MemoryError) as exc:
         # Anything a hostile file can still provoke in a library becomes a message, not a trace.
         logger.debug("ingest of %s failed", p, exc_info=True)
-        raise IngestError(f"{p.name} cannot be imported: {type(exc).__name__}: {exc}") from exc
+        message = named_only(str(exc), p)
+        raise IngestError(f"{p.name} cannot be imported: {type(exc).__name__}: {message}") from exc
     finally:
         if progress is not None:
             progress.close()

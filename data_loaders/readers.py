@@ -23,7 +23,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from data_loaders.errors import IngestError
+from data_loaders.errors import IngestError, named_only
 
 SPATIAL_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".shp", ".kml", ".kmz", ".fgb"}
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
@@ -266,7 +266,11 @@ def _read_spatial(
     try:
         gdf = pyogrio.read_dataframe(source, skip_features=skip, max_features=limit)
     except Exception as exc:  # pyogrio raises several DataSourceError/DataLayerError kinds
-        raise IngestError(f"{path.name}: GDAL cannot read it: {exc}") from exc
+        raise IngestError(
+            f"{path.name}: GDAL cannot read it: {named_only(str(exc), path)}"
+        ) from exc
+    if not hasattr(gdf, "crs"):  # GDAL read a table without geometry, e.g. a CSV in a zip
+        raise IngestError(f"{path.name} holds no geometries; import a CSV file as .csv, not zipped")
     if gdf.crs is None:
         if crs is None:
             raise IngestError(

@@ -19,13 +19,32 @@ from exports.csvsafe import LINE_END, safe_frame
 from settings import Settings
 
 
-def decode_upload(contents: str) -> bytes:
-    """Return the bytes of a ``dcc.Upload`` data URL (``data:...;base64,...``)."""
+def decode_upload(contents: str, *, max_bytes: int | None = None) -> bytes:
+    """Return the bytes of a ``dcc.Upload`` data URL (``data:...;base64,...``).
+
+    Raises
+    ------
+    IngestError
+        When the payload is not base64, or decodes to more than ``max_bytes`` bytes (checked
+        on the encoded length first, so an oversized file is never decoded).
+    """
     _, _, payload = contents.partition(",")
+    if max_bytes is not None and len(payload) // 4 * 3 > max_bytes + 2:  # "=" padding: 2
+        raise _too_large(len(payload) // 4 * 3, max_bytes)
     try:
-        return base64.b64decode(payload, validate=True)
+        data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise IngestError("the upload did not arrive whole; try again") from exc
+    if max_bytes is not None and len(data) > max_bytes:
+        raise _too_large(len(data), max_bytes)
+    return data
+
+
+def _too_large(size: int, limit: int) -> IngestError:
+    return IngestError(
+        f"the file is {size / 2**20:,.1f} MB; the Import panel takes files up to "
+        f"{limit / 2**20:,.1f} MB (larger files: manage.py ingest)"
+    )
 
 
 def ingest_upload(
@@ -53,7 +72,7 @@ def ingest_upload(
         raise IngestError("choose the agency the file comes from (the source)")
     if not filename:
         raise IngestError("choose a file first")
-    data = decode_upload(contents)
+    data = decode_upload(contents, max_bytes=settings.upload_max_bytes)
     with tempfile.TemporaryDirectory(prefix="wf-upload-") as tmp:
         # Keep only the name's last part: the suffix picks the reader, the name the batch origin.
         path = Path(tmp) / Path(filename).name

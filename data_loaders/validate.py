@@ -43,6 +43,7 @@ REASONS = (
     "malformed_row",  # the reader could not split the line into the header's fields
     "missing_id",
     "bad_id",
+    "bad_text",  # a NUL byte: PostgreSQL cannot store it, so no backend takes the row
     "missing_coordinates",
     "bad_coordinates",
     "swapped_coordinates",  # only when the profile says to quarantine rather than fix
@@ -320,6 +321,7 @@ def map_rows(
     reasons.flag((external_id == "").to_numpy(), "missing_id")
     too_long = (_lengths(external_id) > MAX_ID_LENGTH).to_numpy()
     reasons.flag(too_long, "bad_id", f"id longer than {MAX_ID_LENGTH} characters")
+    reasons.flag(_has_nul(frame, external_id), "bad_text", "a NUL byte in the text")
 
     lat, lon = _coordinates(table, profile, reasons)
     lat, lon, fixed = _check_coordinates(lat, lon, profile, reasons, area)
@@ -410,6 +412,14 @@ def _lengths(col: pd.Series) -> pd.Series:
     if arrow is None:
         return text_.str.len()
     return pd.Series(pc.utf8_length(arrow).to_numpy(zero_copy_only=False), index=col.index)
+
+
+def _has_nul(frame: pd.DataFrame, external_id: pd.Series) -> npt.NDArray[np.bool_]:
+    """Rows with a NUL byte in the id or any text cell (both backends refuse them alike)."""
+    found = np.zeros(len(frame), dtype=bool)
+    for col in (external_id, *(frame[c] for c in frame.columns if frame[c].dtype == object)):
+        found |= col.astype(str).str.contains("\x00", regex=False).to_numpy(dtype=bool)
+    return found
 
 
 def _rejects(

@@ -324,7 +324,7 @@ def _plan(
         "rows": rows,
         "filters": metadata["filters"],
         "handling": metadata["handling"],
-        "state": state.to_dict(),
+        "state": state.to_audit(),
     }
     with session_scope(engine) as session:
         if not set_plan(

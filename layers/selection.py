@@ -6,7 +6,10 @@ holds exactly what the map shows for the same state and the same viewer.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -25,6 +28,10 @@ from store.queries.filters import BBox, EventFilter
 AreaType = Literal["none", "region", "hazard", "lasso", "box", "viewport"]
 AREA_TYPES: tuple[AreaType, ...] = ("none", "region", "hazard", "lasso", "box", "viewport")
 _PRESETS = (*PRESET_DAYS, "all", "custom")
+# Most vertices a drawn area may have. A hand-drawn lasso has tens to a few hundred; more is
+# refused with a message, never simplified behind the user's back (issue #18: one 200,000-point
+# lasso was an 8 MB request and an 8 MB audit row).
+MAX_AREA_VERTICES = 1_000
 
 
 class SelectionError(ValueError):
@@ -32,13 +39,26 @@ class SelectionError(ValueError):
 
 
 def _ring(points: Any) -> list[tuple[float, float]]:
+    if not isinstance(points, list | tuple):
+        raise SelectionError("not a list of [lon, lat] points")
+    if len(points) > MAX_AREA_VERTICES:
+        raise SelectionError(
+            f"a drawn area may have at most {MAX_AREA_VERTICES:,} points, this one has "
+            f"{len(points):,}: draw a simpler outline"
+        )
     try:
         ring = [(float(p[0]), float(p[1])) for p in points]
-    except (TypeError, ValueError, IndexError) as exc:
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
         raise SelectionError(f"not a list of [lon, lat] points: {exc}") from exc
     if len(ring) < 3:
         raise SelectionError("a drawn area needs at least three points")
+    if not all(_on_earth(lon, lat) for lon, lat in ring):
+        raise SelectionError("a drawn area's points must be longitude -180..180, latitude -90..90")
     return ring
+
+
+def _on_earth(lon: float, lat: float) -> bool:
+    return math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90
 
 
 def _valid(shape: BaseGeometry) -> BaseGeometry:
@@ -55,6 +75,8 @@ def _valid(shape: BaseGeometry) -> BaseGeometry:
 def box_polygon(bbox: BBox) -> BaseGeometry:
     """Return the polygon of a ``west, south, east, north`` box (degrees, EPSG:4326)."""
     west, south, east, north = bbox
+    if not (_on_earth(west, south) and _on_earth(east, north)):
+        raise SelectionError("a box's bounds must be longitude -180..180, latitude -90..90")
     if not (west < east and south < north):
         raise SelectionError(f"empty box {bbox}")
     return shapely.box(west, south, east, north)
@@ -94,21 +116,33 @@ def resolve_selection(
     if kind in ("region", "hazard"):
         try:
             area_id = int(spec["id"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise SelectionError(f"a {kind} needs an area id") from exc
+        if not 0 < area_id < 2**63:  # an id column's range: anything else names no area
+            raise SelectionError(f"no {kind} {area_id} for {viewer.username}")
         areas = list_areas(session=session, viewer=viewer, kind=kind)
         shape = area_shape(session=session, viewer=viewer, area_id=area_id)
         if shape is None or area_id not in set(areas["id"]):
             raise SelectionError(f"no {kind} {area_id} for {viewer.username}")
         return shape
+    if kind in ("lasso", "box", "viewport"):
+        return _drawn_shape(spec, viewport)
+    raise SelectionError(f"unknown area type {kind!r}; use one of {AREA_TYPES}")
+
+
+def _drawn_shape(spec: dict[str, Any], viewport: BBox | None = None) -> BaseGeometry:
+    """Return the polygon of a lasso, box or viewport spec (no database involved)."""
+    kind = spec.get("type")
     if kind == "lasso":
         return _valid(shapely.Polygon(_ring(spec.get("points"))))
-    if kind in ("box", "viewport"):
-        box = spec.get("bbox") or (viewport if kind == "viewport" else None)
-        if box is None or len(box) != 4:
-            raise SelectionError(f"a {kind} needs four bounds: west, south, east, north")
-        return box_polygon(cast(BBox, tuple(float(v) for v in box)))
-    raise SelectionError(f"unknown area type {kind!r}; use one of {AREA_TYPES}")
+    box = spec.get("bbox") or (viewport if kind == "viewport" else None)
+    if not isinstance(box, list | tuple) or len(box) != 4:
+        raise SelectionError(f"a {kind} needs four bounds: west, south, east, north")
+    try:
+        bounds = cast(BBox, tuple(float(v) for v in box))
+    except (TypeError, ValueError) as exc:
+        raise SelectionError(f"a {kind}'s bounds must be numbers") from exc
+    return box_polygon(bounds)
 
 
 def spec_from_selected(selected: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -197,7 +231,7 @@ class ScreenState:
         """Read the ``state`` query parameter; unreadable JSON gives the defaults."""
         try:
             data = json.loads(text) if text else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             data = {}
         return cls.from_dict(data if isinstance(data, dict) else {})
 
@@ -214,6 +248,10 @@ class ScreenState:
             "viewport": list(self.viewport) if self.viewport else None,
         }
 
+    def to_audit(self) -> dict[str, Any]:
+        """Return :meth:`to_dict` with the area in its bounded audit form (:func:`audit_area`)."""
+        return {**self.to_dict(), "area": audit_area(self.area)}
+
     def to_json(self) -> str:
         """Return the compact JSON of :meth:`to_dict`."""
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
@@ -224,6 +262,39 @@ class ScreenState:
         if self.start_at is None or self.end_at is None:
             return None
         return TimeWindow(self.start_at, self.end_at)
+
+
+def audit_area(area: dict[str, Any]) -> dict[str, Any]:
+    """Return the bounded, normalised form of an area spec that the audit log keeps.
+
+    A region or hazard is its id; a drawn area (lasso, box, viewport) is its vertex count, its
+    bounds (6 decimals) and the SHA-256 of its coordinates' canonical JSON, never the
+    coordinates themselves: the entry stays small whatever was drawn, and an area can still be
+    matched to the one in an exported file's state.
+
+    Examples
+    --------
+    >>> audit_area({"type": "box", "bbox": [-71.1, 42.3, -71.0, 42.4]})["bounds"]
+    [-71.1, 42.3, -71.0, 42.4]
+    """
+    kind = str(area.get("type") or "none")[:32]
+    if kind in ("region", "hazard"):
+        area_id = area.get("id")
+        plain = isinstance(area_id, int) and not isinstance(area_id, bool) and area_id < 2**63
+        return {"type": kind, "id": area_id if plain else str(area_id)[:32]}
+    if kind not in ("lasso", "box", "viewport"):
+        return {"type": kind}
+    coords = area.get("points") if kind == "lasso" else area.get("bbox")
+    canonical = json.dumps(coords, separators=(",", ":"), sort_keys=True, default=str)
+    out: dict[str, Any] = {
+        "type": kind,
+        "vertices": len(coords) if isinstance(coords, list) else 0,
+        "sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+    }
+    # A malformed area (or one with too many points) keeps no bounds: size and digest say enough.
+    with contextlib.suppress(SelectionError):
+        out["bounds"] = [round(v, 6) for v in _drawn_shape(area).bounds]
+    return out
 
 
 def screen_filter(state: ScreenState, *, session: Session, viewer: Viewer, tz: str) -> EventFilter:

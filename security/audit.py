@@ -12,6 +12,7 @@ commits (or rolls back) with it. Actions in use: ``signin``, ``signout``, ``user
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from datetime import datetime
@@ -32,6 +33,11 @@ EXPORT_COLUMNS = ("id", "at", "username", "agency", "action", "object", "outcome
 # details (file names, unmapped categories, filters, extents revealed) describe the material
 # acted on, often another agency's TLP:RED: they are shown to the auditor role only.
 SUMMARY_COLUMNS = ("id", "at", "username", "agency", "action", "outcome")
+# The audit log is append-only and kept for years: no entry's details may grow with what a
+# caller sends (issue #18: one drawn area wrote an 8 MB row). Longer details keep their short
+# fields; each long value is replaced by its size and SHA-256.
+DETAILS_MAX_CHARS = 8_192
+_VALUE_MAX_CHARS = 1_024
 
 
 def record(
@@ -67,11 +73,41 @@ def record(
         action=action[:64],
         object=str(object)[:256],
         outcome=outcome,
-        details=json.dumps(details, default=str, sort_keys=True) if details else None,
+        details=bounded_details(details) if details else None,
     )
     session.add(entry)
     session.flush()
     return entry
+
+
+def bounded_details(details: dict[str, Any]) -> str:
+    """Return ``details`` as JSON of at most :data:`DETAILS_MAX_CHARS` characters.
+
+    Within the limit the JSON is as given. Beyond it, every top-level value longer than 1,024
+    characters becomes ``{"omitted_chars": N, "sha256": HEX}``; if that is still too long, the
+    whole entry becomes that form with the list of its keys.
+    """
+    text = _dumps(details)
+    if len(text) <= DETAILS_MAX_CHARS:
+        return text
+    short = {}
+    for key, value in details.items():
+        part = _dumps(value)
+        short[str(key)[:64]] = value if len(part) <= _VALUE_MAX_CHARS else _omitted(part)
+    text = _dumps(short)
+    if len(text) <= DETAILS_MAX_CHARS:
+        return text
+    whole = _dumps(details)
+    return _dumps({**_omitted(whole), "keys": sorted(str(k)[:64] for k in details)[:50]})
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def _omitted(text: str) -> dict[str, Any]:
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return {"omitted_chars": len(text), "sha256": digest}
 
 
 def entries(

@@ -43,6 +43,10 @@ class FlagNotFound(StoreError):
     """No flag with that public id that the viewer may see."""
 
 
+# The assignee column's width (store.models.flag): PostgreSQL refuses longer text, SQLite not.
+ASSIGNEE_MAX_CHARS = 128
+
+
 class FlagTransitionError(StoreError):
     """A follow-up action that the flag's status does not allow."""
 
@@ -303,6 +307,8 @@ def change_status(
         raise FlagTransitionError(f"closing needs a disposition among {DISPOSITIONS}")
     if status == "assigned" and not (assignee or flag.assignee):
         raise FlagTransitionError("assigning needs an assignee")
+    if assignee and len(assignee) > ASSIGNEE_MAX_CHARS:
+        raise FlagTransitionError(f"an assignee is at most {ASSIGNEE_MAX_CHARS} characters")
     old = flag.status
     flag.status = status
     flag.disposition = disposition if status == "closed" else None

@@ -131,7 +131,7 @@ def export_download(engine: Engine, settings: Settings) -> flask.Response:
                 "rows": result.rows,
                 "filters": result.metadata["filters"],
                 "handling": result.metadata["handling"],
-                "state": state.to_dict(),
+                "state": state.to_audit(),
             },
         )
     suffix = Path(name).suffix.lstrip(".")
@@ -191,7 +191,7 @@ def briefing_download(engine: Engine, settings: Settings) -> flask.Response:
                 "area": area_name,
                 "marking": briefing.marking,
                 **briefing.totals,
-                "state": state.to_dict(),
+                "state": state.to_audit(),
             },
         )
     mime = "application/pdf" if fmt == "pdf" else "text/html"

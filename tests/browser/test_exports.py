@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import sqlite3
 import subprocess
@@ -318,8 +320,16 @@ def test_exp004_a_drawn_lasso_limits_the_summary_and_the_export(
     in_summary = int(re.match(r"([\d,]+) events", totals)[1].replace(",", ""))  # type: ignore[index]
     gpkg = _export(d, downloads, ".gpkg")
     details = _last_export_details(live_db, "demo-analyst")
-    assert details["state"]["area"]["type"] == "lasso"
-    polygon = details["state"]["area"]["points"]
+    with sqlite3.connect(live_db) as conn:  # the job keeps the full state; the audit its digest
+        (state,) = conn.execute(
+            "SELECT state FROM export_jobs WHERE username = 'demo-analyst' "
+            "ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+    polygon = json.loads(state)["area"]["points"]
+    audited = details["state"]["area"]
+    assert audited["type"] == "lasso" and audited["vertices"] == len(polygon)
+    canonical = json.dumps(polygon, separators=(",", ":"), sort_keys=True).encode()
+    assert audited["sha256"] == hashlib.sha256(canonical).hexdigest()
     # The polygon the app used is the path the mouse drew (within a few metres).
     import shapely
 
