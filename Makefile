@@ -57,8 +57,9 @@ test-integration: $(DEV_READY) ## integration and security tests on SpatiaLite, 
 test-browser: $(DEV_READY) ## browser tests in headless Chromium
 	$(PY) -m pytest -m browser $(ARGS)
 
-lint: $(DEV_READY) ## ruff
+lint: $(DEV_READY) ## ruff, and the import contract (which room may import which)
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 
 fmt: $(DEV_READY) ## format with ruff
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .

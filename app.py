@@ -143,7 +143,7 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     """Prepare the database and serve the dashboard with the development server."""
-    from store.bootstrap import prepare_database
+    from jobs.bootstrap import prepare_database
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)

@@ -589,7 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--json", action="store_true", help="print one JSON object")
     seed.set_defaults(func=cmd_seed_demo)
 
-    from exports.names import EXPORT_LAYERS, FORMATS
+    from domain.export_names import EXPORT_LAYERS, FORMATS
 
     exp = sub.add_parser("export", help="export a filtered layer (or all) to a GIS format")
     exp.add_argument("--layer", required=True, choices=[*EXPORT_LAYERS, "all"])

@@ -28,8 +28,8 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from domain.export_names import FORMATS, ExportFormat
 from exports.csvsafe import LINE_END, safe_frame
-from exports.names import FORMATS, ExportFormat
 
 SUFFIX: dict[str, str] = {
     "geojson": ".geojson",

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from analytics.cells import cells_to_polygons, cells_to_str
 from analytics.timebuckets import TimeWindow
 from domain.caveats import most_restrictive
+from domain.export_names import EXPORT_LAYERS, ExportFormat
 from domain.roles import Viewer
 from exports.formats import write_layers
-from exports.names import EXPORT_LAYERS, ExportFormat
 from store.queries import hex_counts
 from store.queries.areas import area_features
 from store.queries.events import caveats_present

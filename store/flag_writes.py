@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 
 from analytics.flags import MIXED_AGENCIES, FlagCandidate
 from domain.caveats import OPEN_CAVEATS, most_restrictive
+from domain.flags import DISPOSITIONS, FLAG_STATUSES
 from domain.roles import Viewer
 from rules.visibility import visible_clause
 from store.base import utcnow
 from store.errors import StoreError
-from store.models.flag import DISPOSITIONS, FLAG_STATUSES, Flag, FlagHistory
+from store.models.flag import Flag, FlagHistory
 from store.public_ids import is_public_id
 
 # Allowed status changes by hand; detection reopens closed flags on its own.
@@ -351,9 +352,6 @@ def snooze(session: Session, *, flag_id: str, viewer: Viewer, until: datetime | 
         details={"until": until.isoformat() if until else None},
     )
     return flag
-
-
-FOLLOW_UP_ACTIONS = ("acknowledge", "assign", "close", "reopen", "note", "snooze")
 
 
 def follow_up(

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from dash import dcc, html
 
 from analytics.summary import RegionSummary
-from exports.formats import FORMATS
-from exports.service import EXPORT_LAYERS
-from store.export_jobs import JobStatus
+from domain.export_names import EXPORT_LAYERS, FORMATS
 from ui import ids
+
+if TYPE_CHECKING:  # types only: the layout does not load the store
+    from store.export_jobs import JobStatus
 
 AREA_OPTIONS = [
     {"label": "None (everything)", "value": "none"},

@@ -9,8 +9,7 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import dcc, html
 
-from store.flag_writes import FOLLOW_UP_ACTIONS
-from store.models.flag import DISPOSITIONS
+from domain.flags import DISPOSITIONS, FOLLOW_UP_ACTIONS
 from ui import ids
 
 GRID_COLUMNS: list[dict[str, Any]] = [

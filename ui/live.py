@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from dash import dcc, html
 
+from domain.feed import UNSEEN_COUNTED
 from settings import Settings
-from store.queries.feed import UNSEEN_COUNTED, FeedItem, FlagAlert
 from ui import ids
+
+if TYPE_CHECKING:  # types only: the layout does not load the store
+    from store.queries.feed import FeedItem, FlagAlert
 
 THEME_OPTIONS = [{"label": "Light", "value": "light"}, {"label": "Dark", "value": "dark"}]
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dash import html
 
-from data_loaders.ingest import BatchSummary
+if TYPE_CHECKING:  # types only: the layout does not load the store
+    from data_loaders.ingest import BatchSummary
 
 
 def error(message: str) -> html.Div:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
 
 from sqlalchemy import (
     BigInteger,
@@ -21,9 +20,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from store.base import Base, TimestampMixin, utcnow
 from store.public_ids import PUBLIC_ID_LENGTH, new_public_id
 from store.types import BigIntPK, UTCDateTime
-
-FLAG_STATUSES: Final[tuple[str, ...]] = ("new", "acknowledged", "assigned", "closed")
-DISPOSITIONS: Final[tuple[str, ...]] = ("actionable", "benign", "duplicate", "referred")
 
 
 class Flag(TimestampMixin, Base):

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from domain.feed import UNSEEN_COUNTED
 from domain.roles import Viewer
 from rules.visibility import visible_clause
 from store.columnar import event_columns
@@ -188,10 +189,6 @@ def newest_event_id(*, session: Session, viewer: Viewer) -> int:
     """Return the id of the newest event ``viewer`` may see (0 when there is none)."""
     stmt = select(func.max(Event.id)).where(visible_clause(viewer, Event))
     return int(session.execute(stmt).scalar_one() or 0)
-
-
-# The "since you last looked" count stops here: past it the line says "more than".
-UNSEEN_COUNTED = 10_000
 
 
 def unseen_count(

@@ -6,6 +6,7 @@ import logging
 
 from sqlalchemy import Engine
 
+from data_loaders.demo import seed_demo
 from settings import Settings
 from store.migrate import upgrade
 
@@ -23,8 +24,6 @@ def prepare_database(engine: Engine, settings: Settings) -> None:
     """Bring the schema up to date and, on first run of the embedded default, load the demo kit."""
     upgrade(engine)
     if should_seed_demo(settings):
-        from data_loaders.demo import seed_demo  # the store does not import loaders at module level
-
         loaded = [s for s in seed_demo(engine, settings) if not s.already_loaded]
         if loaded:
             logger.info("demo kit loaded: %d files", len(loaded))
