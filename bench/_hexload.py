@@ -18,10 +18,10 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from analytics.cells import points_to_cells
-from bench import synthetic
 from bench._schemas import postgis_schema
 from store.engine import make_engine
 from store.migrate import upgrade
+from testkit import synthetic
 
 AGENCIES = np.array(["BPD", "MSP", "CAMBRIDGE-PD", "WORCESTER-PD", "MA-CFC"])
 CAVEATS = np.array(["TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "LES", "TLP:AMBER+STRICT", "TLP:RED"])

@@ -1,7 +1,7 @@
 """Detection quality (recall, precision, false flags per week) and run time over 1,000,000 events.
 
 Scenario: the demo kit's real sites; a year of 1,000,000 synthetic background events over
-Massachusetts (``bench/synthetic.py``, dense in downtown Boston, 5 % suspicious); each test week
+Massachusetts (``testkit/synthetic.py``, dense in downtown Boston, 5 % suspicious); each test week
 gets planted clusters of pre-operational suspicious reports near randomly chosen sites and decoy
 clusters more than 8 km from any site. The same weeks are also scanned without any plant (pure
 background) for false flags. Then the 1,000,000 events are stored (SpatiaLite, and PostGIS when
@@ -21,7 +21,6 @@ from sqlalchemy import Engine
 from analytics.flags import build_flags
 from analytics.hotspots import DetectionParams, scan
 from analytics.proximity import protection_radii
-from bench import detection_scenarios as sc
 from bench._report import ROOT
 from bench._schemas import postgis_schema
 from data_loaders.demo import DEMO_DIR, DEMO_KIT
@@ -34,6 +33,7 @@ from store.engine import make_engine, session_scope
 from store.migrate import upgrade
 from store.queries.sites import site_points
 from store.writes import finish_batch, start_batch, upsert_events
+from testkit import detection_scenarios as sc
 
 N_EVENTS = 1_000_000
 WEEKS = range(12, 32)  # week ends 2023-03-26 .. 2023-08-06: a full 8-week baseline before each

@@ -24,8 +24,8 @@ ROWS = int(os.environ.get("WATCHFLOOR_BENCH_ROWS", "1000000"))
 
 
 def write_csv(path: Path, n: int) -> None:
-    """Write ``n`` synthetic events (bench/synthetic.py) as a partner CSV, in slices."""
-    from bench.synthetic import events
+    """Write ``n`` synthetic events (testkit/synthetic.py) as a partner CSV, in slices."""
+    from testkit.synthetic import events
 
     frame = events(n, seed=3)
     frame.insert(0, "event_id", [f"B{i}" for i in range(n)])

@@ -25,7 +25,7 @@ POSTS = 5
 
 def _poll_cost(report: Report, tmp: Path) -> None:
     from app import create_app
-    from tests.security_kit import callback_payload, make_users, sign_in, two_agency_events
+    from testkit.security_kit import callback_payload, make_users, sign_in, two_agency_events
 
     url = f"sqlite:///{tmp / 'poll.sqlite'}"
     settings = Settings(database_url=url, env="test")
@@ -57,8 +57,8 @@ def _feed_latency(report: Report, tmp: Path) -> None:
     from security.apikeys import create_key
     from security.users import ensure_demo_users
     from store.engine import session_scope
-    from tests.browser.harness import make_driver, open_dashboard, running_app
-    from tests.browser.test_live import _post
+    from testkit.browser import make_driver, open_dashboard, running_app
+    from testkit.live import post_events
 
     db = tmp / "desk.sqlite"
     engine = make_engine(f"sqlite:///{db}")
@@ -70,7 +70,7 @@ def _feed_latency(report: Report, tmp: Path) -> None:
     now = datetime.now(UTC)
     latencies = []
     with running_app(db, WATCHFLOOR_SEED_DEMO="false") as base:
-        _post(base, key, "BASE", 3, now - timedelta(days=1))
+        post_events(base, key, "BASE", 3, now - timedelta(days=1))
         driver = make_driver()
         try:
             open_dashboard(driver, base)
@@ -78,7 +78,7 @@ def _feed_latency(report: Report, tmp: Path) -> None:
             WebDriverWait(driver, 60, 0.05).until(lambda d: "BASE street" in feed(d))
             for n in range(POSTS):
                 start = time.perf_counter()
-                _post(base, key, f"B{n}", 1, now - timedelta(hours=n + 1))
+                post_events(base, key, f"B{n}", 1, now - timedelta(hours=n + 1))
                 WebDriverWait(driver, 60, 0.05).until(lambda d, n=n: f"B{n} street" in feed(d))
                 latencies.append(time.perf_counter() - start)
         finally:

@@ -48,7 +48,7 @@ from security.apikeys import create_key
 from security.users import add_user
 from store.engine import make_engine, session_scope
 from store.models import Event
-from tests.security_kit import callback_payload
+from testkit.security_kit import callback_payload
 
 PASSWORD = "load-bench-password-1"
 API_AGENCY = "LOADTEST-PD"

@@ -31,7 +31,7 @@ from bench.bench_load import VIEWS, _callback, _map_values
 from security.apikeys import create_key
 from settings import Settings
 from store.engine import dispose_engines, make_engine, session_scope
-from tests.security_kit import callback_payload, make_users, sign_in
+from testkit.security_kit import callback_payload, make_users, sign_in
 
 KINDS = ("api batch", "poll", "live map", "feed", "map", "timeline")
 

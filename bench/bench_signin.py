@@ -30,7 +30,7 @@ def _median_ms(fn: Callable[[], object], n: int = REPEATS) -> float:
 
 def _requests(report: Report, url: str, backend: str) -> None:
     from app import create_app
-    from tests.security_kit import make_users, sign_in
+    from testkit.security_kit import make_users, sign_in
 
     settings = Settings(database_url=url, env="test")
     engine = make_engine(url)

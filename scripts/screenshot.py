@@ -12,7 +12,7 @@ from pathlib import Path
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.browser.harness import make_driver, open_dashboard, running_app
+from testkit.browser import make_driver, open_dashboard, running_app
 
 
 def main(out: str) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 
-from tests.browser.harness import CHROMEDRIVER, CHROMIUM, make_driver, running_app
+from testkit.browser import CHROMEDRIVER, CHROMIUM, make_driver, running_app
 
 
 @pytest.fixture(scope="session")

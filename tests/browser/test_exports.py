@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.harness import make_driver, open_dashboard
+from testkit.browser import make_driver, open_dashboard
 
 
 @pytest.fixture

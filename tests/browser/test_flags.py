@@ -15,7 +15,7 @@ from jobs.detection import run_detection
 from settings import Settings
 from store.engine import make_engine, session_scope
 from store.queries.flags import flag_rows
-from tests.browser.harness import open_dashboard
+from testkit.browser import open_dashboard
 
 ROWS = "#flags-grid .ag-center-cols-container .ag-row"
 FLAG_TRACES_JS = """

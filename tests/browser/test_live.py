@@ -7,7 +7,6 @@ reports), with the demo users and a partner API key; events arrive through the r
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +26,8 @@ from security.users import ensure_demo_users
 from store.engine import make_engine, session_scope
 from store.migrate import upgrade
 from store.models import Flag
-from tests.browser.harness import make_driver, open_dashboard, running_app
+from testkit.browser import make_driver, open_dashboard, running_app
+from testkit.live import post_events
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 VIEW_JS = """
@@ -49,7 +49,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         ensure_demo_users(session=s, host_agency="MA-CFC")
         key, _ = create_key(session=s, agency="MSP", label="browser test")
     with running_app(db, WATCHFLOOR_SEED_DEMO="false") as base:
-        _post(base, key, "BASE", 4, NOW - timedelta(days=2))
+        post_events(base, key, "BASE", 4, NOW - timedelta(days=2))
         yield {"base": base, "key": key, "engine": engine}
     engine.dispose()
 
@@ -59,29 +59,6 @@ def driver() -> Iterator[webdriver.Chrome]:
     drv = make_driver()
     yield drv
     drv.quit()
-
-
-def _post(base: str, key: str, tag: str, n: int, at: datetime) -> dict[str, Any]:
-    body = [
-        {
-            "id": f"{tag}-{i}",
-            "occurred_at": (at + timedelta(minutes=i)).isoformat(),
-            "lat": 42.30 + i / 1000,
-            "lon": -71.10 + i / 1000,
-            "category": "SURVL",
-            "address": f"{tag} street {i}",
-        }
-        for i in range(n)
-    ]
-    request = urllib.request.Request(
-        base + "/api/v1/events",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=60) as resp:
-        assert resp.status == 201
-        return json.loads(resp.read())
 
 
 def _wait(driver: webdriver.Chrome, condition, timeout: float = 60):  # type: ignore[no-untyped-def]
@@ -164,7 +141,7 @@ def test_live001_posted_events_appear_in_feed_and_map_without_moving_it(
     _move_map_until_the_url_follows(driver)
     before = _view(driver)
     assert before is not None and before["zoom"] == pytest.approx(11.5)
-    _post(desk["base"], desk["key"], "LIVE", 3, NOW - timedelta(hours=3))
+    post_events(desk["base"], desk["key"], "LIVE", 3, NOW - timedelta(hours=3))
     _wait(driver, lambda d: "LIVE street 2" in _feed_text(d))
     _wait(driver, lambda d: (v := _view(d)) is not None and v["points"] == 7)
     after = _view(driver)

@@ -16,7 +16,7 @@ from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.harness import open_dashboard
+from testkit.browser import open_dashboard
 
 GRAPH = "#map-graph .js-plotly-plot"
 TRACES_JS = f"""

@@ -16,8 +16,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from settings import Settings
 from store.engine import make_engine, session_scope
 from store.migrate import upgrade
-from tests.browser.harness import open_dashboard, running_app
-from tests.security_kit import MALICIOUS, two_agency_events
+from testkit.browser import open_dashboard, running_app
+from testkit.security_kit import MALICIOUS, two_agency_events
 
 GRAPH = "#map-graph .js-plotly-plot"
 UIDS_JS = f"""

@@ -14,7 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from security.users import ensure_demo_users
 from store.engine import make_engine, session_scope
-from tests.browser.harness import open_dashboard, running_app
+from testkit.browser import open_dashboard, running_app
 
 ANALYST = "demo-analyst"
 

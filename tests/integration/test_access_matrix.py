@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from rules.capabilities import MATRIX, Capability
 from settings import Settings
 from store.engine import session_scope
-from tests.security_kit import USERS, callback_payload, make_users, sign_in
+from testkit.security_kit import USERS, callback_payload, make_users, sign_in
 
 # Routes anybody may call: liveness, the sign-in page and its stylesheet.
 # Probes for load balancers (issue #8) answer without a session, and say nothing about data.
@@ -246,8 +246,8 @@ def test_read_apis_per_role_and_partner_key(engine: Engine, settings: Settings) 
     from domain.roles import Role, Viewer
     from rules.visibility import may_see
     from security.apikeys import create_key
-    from tests.api_kit import basic, bearer
-    from tests.security_kit import AGENCY_A, two_agency_events
+    from testkit.api_kit import basic, bearer
+    from testkit.security_kit import AGENCY_A, two_agency_events
 
     make_users(engine, settings)
     two_agency_events(engine, settings)

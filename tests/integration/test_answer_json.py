@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from callbacks._answer import plain
 from settings import Settings
-from tests.security_kit import callback_payload, make_users, sign_in, two_agency_events
+from testkit.security_kit import callback_payload, make_users, sign_in, two_agency_events
 
 ORIGIN = {"Origin": "http://localhost"}
 MAP_VALUES = {

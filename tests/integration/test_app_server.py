@@ -13,7 +13,7 @@ from settings import Settings
 from store.engine import session_scope
 from store.migrate import alembic_config
 from store.queries import EventFilter
-from tests.security_kit import sign_in
+from testkit.security_kit import sign_in
 
 CONFIG = MapConfig(42.36, -71.06, 10, "white-bg", "/assets/basemap/counties.geojson")
 

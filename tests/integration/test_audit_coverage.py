@@ -26,8 +26,8 @@ from settings import Settings, get_settings
 from store.engine import session_scope
 from store.flag_writes import upsert_flags
 from store.models import AuditEntry, Flag, User
-from tests.factories import raw_events
-from tests.security_kit import (
+from testkit.factories import raw_events
+from testkit.security_kit import (
     AGENCY_A,
     PASSWORD,
     callback_payload,

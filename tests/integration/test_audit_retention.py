@@ -22,7 +22,7 @@ from store.engine import session_scope
 from store.migrate import alembic_config, upgrade
 from store.models import AuditEntry, Event
 from store.models.event import add_years
-from tests.security_kit import two_agency_events
+from testkit.security_kit import two_agency_events
 
 
 def test_audit_log_refuses_update_and_delete(engine: Engine) -> None:

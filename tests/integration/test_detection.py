@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from analytics.cells import points_to_cells
-from bench import detection_scenarios as sc
 from domain.roles import Role, Viewer
 from jobs.detection import run_detection
 from settings import Settings
@@ -26,6 +25,7 @@ from store.flag_writes import (
 from store.models import Flag, FlagHistory
 from store.queries.flags import flag_detail, flag_rows
 from store.writes import finish_batch, start_batch, upsert_events, upsert_sites
+from testkit import detection_scenarios as sc
 
 UNTIL = pd.Timestamp("2023-05-01", tz="UTC")
 LOGAN = (42.3656, -71.0096)

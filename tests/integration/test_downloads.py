@@ -19,7 +19,7 @@ from store.engine import session_scope
 from store.models import AuditEntry
 from store.queries.areas import filtered_events, find_area
 from store.queries.hexagg import cell_counts
-from tests.security_kit import make_users, sign_in
+from testkit.security_kit import make_users, sign_in
 
 FEB = (datetime(2023, 2, 1, tzinfo=UTC), datetime(2023, 3, 1, tzinfo=UTC))
 

@@ -21,8 +21,8 @@ from settings import Settings
 from store.engine import session_scope
 from store.models import AuditEntry, User
 from store.queries.filters import EventFilter
-from tests.api_kit import ANALYST, WINDOW, basic, bearer, expected_rows, get, make_world
-from tests.security_kit import AGENCY_A, AGENCY_B
+from testkit.api_kit import ANALYST, WINDOW, basic, bearer, expected_rows, get, make_world
+from testkit.security_kit import AGENCY_A, AGENCY_B
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from store.engine import session_scope
 from store.export_jobs import create_job, load_job
 from store.models import AuditEntry, Event, ExportJob
 from store.queries.areas import filtered_events, find_area
-from tests.security_kit import make_users, sign_in
+from testkit.security_kit import make_users, sign_in
 
 FEB = (datetime(2023, 2, 1, tzinfo=UTC), datetime(2023, 3, 1, tzinfo=UTC))
 CHUNK_ROWS = 700  # several pages for the ~1,500 February incidents in Suffolk
@@ -426,7 +426,7 @@ def test_export_job_holds_only_what_the_viewer_may_see(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     from rules.visibility import may_see
-    from tests.security_kit import event_frame, two_agency_events
+    from testkit.security_kit import event_frame, two_agency_events
 
     settings = settings.model_copy(update={"var_dir": tmp_path, "export_chunk_rows": 50})
     two_agency_events(engine, settings)

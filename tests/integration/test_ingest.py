@@ -15,7 +15,7 @@ from data_loaders.readers import RawTable
 from settings import Settings
 from store.engine import session_scope
 from store.models import Event, EventRevision, IngestBatch, QuarantinedRow, Site
-from tests.factories import raw_events
+from testkit.factories import raw_events
 
 SUSPICIOUS_OFFENCES = [
     "INVESTIGATE PERSON",

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from bench.synthetic import events as synthetic_events
 from data_loaders.ingest import ingest_path
 from store.columnar import data_version
 from store.engine import session_scope
+from testkit.synthetic import events as synthetic_events
 
 N = 900
 

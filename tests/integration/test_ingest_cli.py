@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from bench.synthetic import events as synthetic_events
 from data_loaders.ingest import BatchSummary, ingest_path, on_ingested, remove_hook
 from data_loaders.profiles import load_profile
 from store.engine import session_scope
 from store.models import Event, IngestBatch
+from testkit.synthetic import events as synthetic_events
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 6_000

@@ -1,6 +1,6 @@
 """Every read path, seen by the other agency's partner: nothing restricted, not even in a count.
 
-Two agencies each hold TLP:RED, TLP:AMBER and TLP:GREEN reports (tests/security_kit.py), plus
+Two agencies each hold TLP:RED, TLP:AMBER and TLP:GREEN reports (testkit/security_kit.py), plus
 flags built from agency A's RED, AMBER and GREEN reports. Partner B may see A's GREEN reports and
 flag only. The dashboard paths go through the real Dash callbacks over Flask's test client;
 exports, the briefing and the partner API through the functions and route the CLI and partners
@@ -40,8 +40,8 @@ from store.models import AuditEntry, Event, Flag, IngestBatch
 from store.queries import EventFilter
 from store.queries.areas import events_in_area
 from store.writes import upsert_area
-from tests.factories import raw_events
-from tests.security_kit import (
+from testkit.factories import raw_events
+from testkit.security_kit import (
     AGENCY_A,
     AGENCY_B,
     callback_payload,

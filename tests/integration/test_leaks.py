@@ -18,8 +18,8 @@ from settings import Settings
 from store.engine import session_scope
 from store.models import Event
 from store.queries import EventFilter, caveats_present, event_points, event_time_range, hex_counts
-from tests.factories import raw_events
-from tests.security_kit import (
+from testkit.factories import raw_events
+from testkit.security_kit import (
     AGENCY_A,
     AGENCY_B,
     callback_payload,

@@ -14,7 +14,7 @@ from store.engine import session_scope
 from store.models import Event, Flag
 from store.queries.feed import data_version, feed_items, flag_alerts, newest_event_id, unseen_count
 from store.user_prefs import load_prefs, save_prefs
-from tests.security_kit import AGENCY_A, AGENCY_B, two_agency_events
+from testkit.security_kit import AGENCY_A, AGENCY_B, two_agency_events
 
 OFFICER = Viewer("officer", Role.WATCH_OFFICER, "MA-CFC")
 PARTNER_A = Viewer("partner-a", Role.PARTNER, AGENCY_A)

@@ -25,9 +25,9 @@ from settings import Settings
 from store.engine import session_scope
 from store.models import AuditEntry
 from store.writes import upsert_area
-from tests.api_kit import basic, bearer, expected_rows, make_world
-from tests.browser.harness import running_app
-from tests.security_kit import AGENCY_A, AGENCY_B
+from testkit.api_kit import basic, bearer, expected_rows, make_world
+from testkit.browser import running_app
+from testkit.security_kit import AGENCY_A, AGENCY_B
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 OAS30 = "application/vnd.oai.openapi+json;version=3.0"

@@ -17,8 +17,8 @@ from security.users import set_disabled
 from settings import Settings
 from store.engine import session_scope
 from store.models import AuditEntry
-from tests.oidc_idp import CLIENT_ID, CLIENT_SECRET, MiniIdP
-from tests.security_kit import make_users
+from testkit.oidc_idp import CLIENT_ID, CLIENT_SECRET, MiniIdP
+from testkit.security_kit import make_users
 
 
 @pytest.fixture()

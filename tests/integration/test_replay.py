@@ -13,7 +13,7 @@ from data_loaders.replay import replay_file
 from settings import Settings
 from store.engine import session_scope
 from store.models import Event
-from tests.factories import raw_events
+from testkit.factories import raw_events
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 N = 30

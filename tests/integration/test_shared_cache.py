@@ -14,7 +14,7 @@ from settings import Settings
 from store.cache import SharedCache
 from store.engine import session_scope
 from store.queries import EventFilter
-from tests.security_kit import AGENCY_A, AGENCY_B, two_agency_events
+from testkit.security_kit import AGENCY_A, AGENCY_B, two_agency_events
 
 CONFIG = MapConfig(42.36, -71.06, 10, "white-bg", None)
 PARTNER_A = Viewer("partner-a", Role.PARTNER, AGENCY_A)

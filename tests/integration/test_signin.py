@@ -17,7 +17,7 @@ from settings import Settings
 from store.base import utcnow
 from store.engine import session_scope
 from store.models import AuditEntry, User
-from tests.security_kit import PASSWORD, make_users, sign_in
+from testkit.security_kit import PASSWORD, make_users, sign_in
 
 ORIGIN = {"Origin": "http://localhost"}
 

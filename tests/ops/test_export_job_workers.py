@@ -11,8 +11,8 @@ import time
 import requests
 
 from settings import Settings
+from testkit.security_kit import PASSWORD, callback_payload, make_users, two_agency_events
 from tests.ops.conftest import Profile
-from tests.security_kit import PASSWORD, callback_payload, make_users, two_agency_events
 
 
 def _sign_in(base: str, username: str) -> requests.Session:

@@ -28,7 +28,7 @@ from security.apikeys import create_key
 from settings import Settings, get_settings
 from store.engine import session_scope
 from store.models import AuditEntry, Event, IngestBatch, QuarantinedRow, Site
-from tests.security_kit import AGENCY_A, AGENCY_B, callback_payload, make_users, sign_in
+from testkit.security_kit import AGENCY_A, AGENCY_B, callback_payload, make_users, sign_in
 
 ORIGIN = {"Origin": "http://localhost"}
 # Agency A's records as first stored (by the system: A's own feed).

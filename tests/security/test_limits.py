@@ -25,8 +25,8 @@ from security.audit import DETAILS_MAX_CHARS
 from settings import Settings
 from store.engine import session_scope
 from store.models import AuditEntry, Event
-from tests.api_kit import bearer
-from tests.security_kit import AGENCY_A, callback_payload, make_users, sign_in
+from testkit.api_kit import bearer
+from testkit.security_kit import AGENCY_A, callback_payload, make_users, sign_in
 
 ORIGIN = {"Origin": "http://localhost"}
 WINDOW = {"preset": "all", "start": None, "end": None}

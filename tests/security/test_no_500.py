@@ -26,8 +26,8 @@ from sqlalchemy import Engine
 from security.apikeys import create_key
 from settings import Settings
 from store.engine import session_scope
-from tests.api_kit import basic, bearer
-from tests.security_kit import AGENCY_A, callback_payload, make_users, sign_in, two_agency_events
+from testkit.api_kit import basic, bearer
+from testkit.security_kit import AGENCY_A, callback_payload, make_users, sign_in, two_agency_events
 
 ORIGIN = {"Origin": "http://localhost"}
 # Routes that only serve code or styles (nothing parsed) and the hot-reload hash (debug only).
@@ -351,7 +351,7 @@ def _flag(engine: Engine) -> str:
 
     from store.flag_writes import upsert_flags
     from store.models import Flag
-    from tests.security_kit import event_frame, flag_candidate
+    from testkit.security_kit import event_frame, flag_candidate
 
     frame = event_frame(engine)
     green = frame[frame["handling"] == "TLP:GREEN"]

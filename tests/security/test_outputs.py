@@ -37,9 +37,9 @@ from settings import Settings, get_settings
 from store.engine import session_scope
 from store.models import Site
 from store.queries.quarantine import quarantined_rows
-from tests.api_kit import basic, bearer
-from tests.factories import raw_events
-from tests.security_kit import AGENCY_A, callback_payload, make_users, sign_in
+from testkit.api_kit import basic, bearer
+from testkit.factories import raw_events
+from testkit.security_kit import AGENCY_A, callback_payload, make_users, sign_in
 
 ORIGIN = {"Origin": "http://localhost"}
 # Formulas a partner could type into a free-text field; each starts with one dangerous character.

@@ -31,9 +31,9 @@ from store.engine import session_scope
 from store.flag_writes import upsert_flags
 from store.models import Event, Flag
 from store.public_ids import is_public_id
-from tests.api_kit import bearer
-from tests.factories import raw_events
-from tests.security_kit import (
+from testkit.api_kit import bearer
+from testkit.factories import raw_events
+from testkit.security_kit import (
     AGENCY_A,
     AGENCY_B,
     callback_payload,

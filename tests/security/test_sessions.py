@@ -26,8 +26,8 @@ from security import passwords
 from settings import Settings
 from store.engine import session_scope
 from store.models import AuditEntry
-from tests.api_kit import basic
-from tests.security_kit import PASSWORD, make_users, sign_in
+from testkit.api_kit import basic
+from testkit.security_kit import PASSWORD, make_users, sign_in
 from tests.unit.test_safe_next import browser_resolves
 
 ORIGIN = {"Origin": "http://localhost"}

@@ -27,7 +27,6 @@ from sqlalchemy import Engine, delete, select
 
 from analytics.cells import points_to_cells
 from analytics.timebuckets import TimeWindow
-from bench import detection_scenarios as sc
 from domain.roles import Role, Viewer
 from jobs.detection import run_detection
 from layers.selection import ScreenState
@@ -40,7 +39,8 @@ from store.models import Flag, FlagHistory
 from store.queries.feed import flag_alerts
 from store.queries.flags import flag_rows
 from store.writes import finish_batch, start_batch, upsert_area, upsert_events, upsert_sites
-from tests.security_kit import (
+from testkit import detection_scenarios as sc
+from testkit.security_kit import (
     AGENCY_A,
     AGENCY_B,
     callback_payload,

@@ -12,7 +12,7 @@ from scipy.stats import binom
 
 import analytics.hotspots as hs
 from analytics.cells import cells_to_parent, points_to_cells
-from bench import detection_scenarios as sc
+from testkit import detection_scenarios as sc
 
 UNTIL = pd.Timestamp("2023-06-01", tz="UTC")
 LOGAN = (42.3656, -71.0096)

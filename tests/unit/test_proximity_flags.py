@@ -13,7 +13,7 @@ import analytics.flags as fl
 import analytics.proximity as px
 from analytics.cells import cell_centres, points_to_cells
 from analytics.hotspots import DetectionParams, scan
-from bench import detection_scenarios as sc
+from testkit import detection_scenarios as sc
 
 UNTIL = pd.Timestamp("2023-06-01", tz="UTC")
 SITE = (42.3656, -71.0096)  # Logan airport

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analytics.cells import points_to_cells
 from analytics.proximity import to_state_plane
-from bench import synthetic
+from testkit import synthetic
 
 PRE_OPERATIONAL = np.array(["SURVL", "PHOTO", "TESTSEC", "INTRSN"])
 _M_PER_DEG_LAT = 111_320.0
@@ -21,7 +21,7 @@ _M_PER_DEG_LAT = 111_320.0
 def background(
     n: int, *, seed: int, start: str = "2023-01-01", days: int = 365, sar_share: float = 0.05
 ) -> pd.DataFrame:
-    """Return ``n`` background events over Massachusetts (``bench.synthetic``), dense downtown.
+    """Return ``n`` background events over Massachusetts (``testkit.synthetic``), dense downtown.
 
     A realistic share of them (``sar_share``) are suspicious-activity reports.
     """

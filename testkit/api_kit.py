@@ -13,7 +13,7 @@ from security.apikeys import create_key
 from settings import Settings
 from store.engine import session_scope
 from store.queries.exports import event_rows
-from tests.security_kit import AGENCY_A, PASSWORD, make_users, two_agency_events
+from testkit.security_kit import AGENCY_A, PASSWORD, make_users, two_agency_events
 
 ANALYST = Viewer("analyst", Role.ANALYST, "MA-CFC")
 WINDOW = {"start": "2023-02-05", "end": "2023-02-25"}

@@ -19,7 +19,7 @@ from security.users import add_user
 from settings import Settings
 from store.engine import session_scope
 from store.models import Event
-from tests.factories import raw_events
+from testkit.factories import raw_events
 
 PASSWORD = "correct horse battery staple"
 AGENCY_A, AGENCY_B = "AGENCY-A", "AGENCY-B"
