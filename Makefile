@@ -10,7 +10,7 @@ TEST_WORKERS ?= 2
 XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run run-prod test test-unit test-integration test-browser lint fmt \
+.PHONY: help install install-dev run run-prod test test-unit test-integration test-browser lint typecheck fmt \
         db-upgrade seed-demo bench screenshot clean
 
 help: ## list the targets
@@ -40,6 +40,8 @@ test: install-dev ## run the whole test suite (SpatiaLite, PostGIS, Redis, headl
 # The tier targets never install (make install-dev, or make test once, does): a developer's quick
 # run must not start apt. Without the virtual environment they say what to run.
 DEV_READY := .venv/bin/pytest
+# The packages mypy checks (strictly: pyproject.toml [tool.mypy]); the rest is being typed.
+TYPED := domain rules analytics
 
 $(DEV_READY):
 	@echo "no development environment: run 'make install-dev' (or 'make test') first" >&2; exit 1
@@ -56,6 +58,9 @@ test-integration: $(DEV_READY) ## integration and security tests on SpatiaLite, 
 
 test-browser: $(DEV_READY) ## browser tests in headless Chromium
 	$(PY) -m pytest -m browser $(ARGS)
+
+typecheck: $(DEV_READY) ## mypy: strict on the domain, the rules and the analytics
+	.venv/bin/mypy $(TYPED)
 
 lint: $(DEV_READY) ## ruff, and the import contract (which room may import which)
 	.venv/bin/ruff check .

@@ -201,7 +201,8 @@ def cells_to_polygons(cells: npt.ArrayLike) -> npt.NDArray[np.object_]:
     if arr.size == 0:
         return np.empty(0, dtype=object)
     wkb = _h3v.cells_to_wkb_polygons(arr.astype(np.uint64))
-    return shapely.from_wkb(np.asarray(wkb.to_pylist(), dtype=object))
+    polygons: npt.NDArray[np.object_] = shapely.from_wkb(np.asarray(wkb.to_pylist(), dtype=object))
+    return polygons
 
 
 def cell_centres(cells: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:

@@ -170,4 +170,5 @@ def change_scores(current: npt.ArrayLike, trailing: npt.ArrayLike) -> npt.NDArra
         raise ValueError("trailing must have shape (n_cells, k >= 1)")
     mean = past.mean(axis=1)
     std = np.maximum(past.std(axis=1), 1.0)
-    return (cur - mean) / std
+    scores: npt.NDArray[np.float64] = (cur - mean) / std
+    return scores

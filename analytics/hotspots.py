@@ -140,7 +140,8 @@ def event_weights(
     c_codes, c_uniq = pd.factorize(np.asarray(category, dtype=object))
     k_table = np.array([params.kind_weights.get(v, 0.0) for v in k_uniq] + [0.0])
     c_table = np.array([params.category_weights.get(v, 1.0) for v in c_uniq] + [1.0])
-    return k_table[k_codes] * c_table[c_codes]
+    weights: FloatArray = k_table[k_codes] * c_table[c_codes]
+    return weights
 
 
 def benjamini_hochberg(p: npt.ArrayLike) -> FloatArray:
@@ -203,7 +204,8 @@ def _epoch_ns(times: pd.Series) -> IntArray:
     """Return instants as int64 UTC nanoseconds (cheap when already timezone-aware)."""
     if not isinstance(times.dtype, pd.DatetimeTZDtype):
         times = pd.to_datetime(times, utc=True)  # text or naive values: read as UTC
-    return pd.DatetimeIndex(times).tz_convert("UTC").as_unit("ns").asi8
+    ns: IntArray = pd.DatetimeIndex(times).tz_convert("UTC").as_unit("ns").asi8
+    return ns
 
 
 def _lookup(sorted_cells: IntArray, query: IntArray) -> IntArray:
@@ -211,7 +213,8 @@ def _lookup(sorted_cells: IntArray, query: IntArray) -> IntArray:
     pos = np.searchsorted(sorted_cells, query)
     pos = np.minimum(pos, max(sorted_cells.size - 1, 0))
     found = (sorted_cells.size > 0) & (sorted_cells[pos] == query) & (query >= 0)
-    return np.where(found, pos, -1)
+    at: IntArray = np.where(found, pos, -1)
+    return at
 
 
 def _components(cells: IntArray) -> IntArray:
@@ -225,7 +228,8 @@ def _components(cells: IntArray) -> IntArray:
         (np.ones(rows.size), (rows, nbr[rows, cols])), shape=(cells.size, cells.size)
     )
     _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
+    out: IntArray = labels.astype(np.int64)
+    return out
 
 
 def scan(events: pd.DataFrame, *, until: pd.Timestamp, params: DetectionParams) -> ScanResult:
@@ -277,10 +281,11 @@ def scan(events: pd.DataFrame, *, until: pd.Timestamp, params: DetectionParams) 
     cell = cells_to_parent(sub["cell"].to_numpy(dtype=np.int64), params.res)
     uniq, inv = np.unique(cell, return_inverse=True)
     n_u = uniq.size
-    win_w = np.bincount(inv, w * in_win, n_u)
-    tot_w = np.bincount(inv, w, n_u)
-    tot_w2 = np.bincount(inv, w * w, n_u)
-    win_n = np.bincount(inv, in_win.astype(np.float64), n_u)
+    # Weighted bincounts are float64 already (astype without a copy); the stubs say int.
+    win_w = np.bincount(inv, w * in_win, n_u).astype(np.float64, copy=False)
+    tot_w = np.bincount(inv, w, n_u).astype(np.float64, copy=False)
+    tot_w2 = np.bincount(inv, w * w, n_u).astype(np.float64, copy=False)
+    win_n = np.bincount(inv, in_win.astype(np.float64), n_u).astype(np.float64, copy=False)
     grand = tot_w.sum()
     if grand <= 0 or win_w.sum() <= 0 or win_w.sum() >= grand:
         return empty
@@ -327,7 +332,8 @@ def _scan(
     safe = np.where(valid, idx, 0)
 
     def disk_sum(values: FloatArray) -> FloatArray:
-        return np.where(valid, values[safe], 0.0).sum(axis=1)
+        summed: FloatArray = np.where(valid, values[safe], 0.0).sum(axis=1)
+        return summed
 
     x, total, total2, n_events = (disk_sum(v) for v in (win_w, tot_w, tot_w2, win_n))
     tested = n_events >= params.min_events

@@ -90,7 +90,8 @@ def protection_radii(
     if "protection_radius_m" in sites:
         own = pd.to_numeric(sites["protection_radius_m"], errors="coerce").to_numpy(dtype=float)
         radius = np.where(np.isfinite(own) & (own > 0), own, radius)
-    return radius
+    radii: FloatArray = radius
+    return radii
 
 
 def cluster_geometry(cells: Sequence[int]) -> shapely.Geometry:

@@ -1,4 +1,4 @@
-"""The house's walls: the import contract holds, and settings loads no data or web library."""
+"""The house's walls: the import contract and the types hold; settings loads no heavy library."""
 
 from __future__ import annotations
 
@@ -35,3 +35,13 @@ def test_the_import_contract_holds() -> None:
     out = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "0 broken" in out.stdout
+
+
+def test_the_typed_rooms_type_check() -> None:
+    """mypy, strict on domain/, rules/ and analytics/ (pyproject.toml [tool.mypy])."""
+    mypy = PROJECT_ROOT / ".venv" / "bin" / "mypy"
+    command = [str(mypy)] if mypy.exists() else [sys.executable, "-m", "mypy"]
+    out = subprocess.run(
+        [*command, "domain", "rules", "analytics"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
