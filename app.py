@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     app = Dash(
         __name__,
         title="Watchfloor",
-        update_title=None,
+        update_title="",  # falsy: the tab title stays while callbacks run (dash's own doc)
         assets_folder=str(PROJECT_ROOT / "assets"),
         serve_locally=True,  # air-gapped: every script and style comes from this server
     )

@@ -305,8 +305,8 @@ def collection_extents(
         edge_m = h3.average_hexagon_edge_length(res, unit="m")
         out["hexes"] = Extent(
             widen_bbox(merged, 2 * edge_m),  # type: ignore[arg-type]
-            min(e.start_at for e in boxes if e.start_at),  # type: ignore[type-var]
-            max(e.end_at for e in boxes if e.end_at),  # type: ignore[type-var]
+            min(e.start_at for e in boxes if e.start_at),
+            max(e.end_at for e in boxes if e.end_at),
         )
     else:
         out["hexes"] = None

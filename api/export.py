@@ -30,10 +30,10 @@ from sqlalchemy import Engine
 from api.auth import Caller, authorize
 from api.errors import ApiError, error_response
 from api.params import int_param, query_filter
+from domain.export_names import EXPORT_LAYERS, FORMATS, ExportFormat
 from domain.roles import Viewer
-from exports.formats import FORMATS, SUFFIX
+from exports.formats import SUFFIX
 from exports.service import (
-    EXPORT_LAYERS,
     export_layers,
     export_metadata,
     layer_frame,
@@ -174,7 +174,12 @@ def _event_frames(
 
 
 def _file(
-    engine: Engine, caller: Caller, layer: str, fmt: str, filters: EventFilter, res: int
+    engine: Engine,
+    caller: Caller,
+    layer: str,
+    fmt: ExportFormat,
+    filters: EventFilter,
+    res: int,
 ) -> flask.Response:
     tmp = Path(tempfile.mkdtemp(prefix="watchfloor-export-"))
     try:

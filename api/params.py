@@ -48,7 +48,8 @@ def _after(value: str) -> str:
     except ValueError as exc:
         raise ApiError(400, f"datetime is not an ISO 8601 instant or interval: {value!r}") from exc
     at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
-    return (at + timedelta(microseconds=1)).isoformat()
+    after: str = (at + timedelta(microseconds=1)).isoformat()
+    return after
 
 
 def _datetime_bounds(value: str) -> tuple[str | None, str | None]:
@@ -59,9 +60,9 @@ def _datetime_bounds(value: str) -> tuple[str | None, str | None]:
     resolution) after ``b``.
     """
     if "/" in value:
-        start, _, end = value.partition("/")
-        start = None if start in ("", "..") else start
-        end = None if end in ("", "..") else end
+        first, _, last = value.partition("/")
+        start = None if first in ("", "..") else first
+        end = None if last in ("", "..") else last
         return start, (None if end is None else _after(end))
     return value, _after(value)
 

@@ -25,7 +25,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, Patch):
         return value.to_plotly_json()
     if isinstance(value, Component):
-        data = value.to_plotly_json()
+        # Component.to_plotly_json is unannotated in dash (Patch's is typed).
+        data = value.to_plotly_json()  # type: ignore[no-untyped-call]
         data["props"] = {key: plain(prop) for key, prop in data["props"].items()}
         return data
     if isinstance(value, list | tuple):

@@ -33,6 +33,12 @@ def viewer() -> Viewer:
     return current_viewer(app_settings())
 
 
+def asset_url(path: str) -> str:
+    """Return the URL of ``path`` under ``assets/`` (with the app's path prefix)."""
+    url: str = dash.get_asset_url(path)  # type: ignore[no-untyped-call]  # dash: unannotated
+    return url
+
+
 def map_config() -> MapConfig:
     """Return the static map configuration, with the offline basemap served from assets."""
     s = app_settings()
@@ -41,7 +47,7 @@ def map_config() -> MapConfig:
         center_lon=s.map_center_lon,
         zoom=s.map_zoom,
         style=s.map_style,
-        basemap_url=dash.get_asset_url("basemap/counties.geojson"),
+        basemap_url=asset_url("basemap/counties.geojson"),
         tile_url=s.tile_url,
         tile_attribution=s.tile_attribution,
     )

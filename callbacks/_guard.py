@@ -107,4 +107,4 @@ def guard_callbacks(callback_map: dict[str, dict[str, Any]]) -> None:
     for entry in callback_map.values():
         if "callback" in entry and not getattr(entry["callback"], "_wf_checked", False):
             entry["callback"] = checked(entry["callback"])
-            entry["callback"]._wf_checked = True  # type: ignore[attr-defined]  # marker
+            entry["callback"]._wf_checked = True  # marker

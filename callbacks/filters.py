@@ -93,7 +93,8 @@ def load_area_choices(
     """
     viewer = require(Capability.VIEW_MAP, _context.viewer())
     if area_type not in ("region", "hazard"):
-        return [], None, True, AREA_HINTS.get(area_type, ""), no_update
+        hint = AREA_HINTS.get(area_type, "") if area_type is not None else ""
+        return [], None, True, hint, no_update
     with session_scope(_context.engine()) as session:
         areas = list_areas(session=session, viewer=viewer, kind=area_type)
     options = [{"label": str(r.name), "value": int(r.id)} for r in areas.itertuples()]
@@ -156,6 +157,8 @@ def update_briefing_link(
     require(Capability.VIEW_MAP, _context.viewer())
     state = screen_state(window, filter_data)
     res = int((geometry or {}).get("res") or 8)
+    if briefing_fmt is None:  # no format chosen: the route's own default (HTML)
+        return download_href("/briefing/download", state, res=min(res, 9))
     return download_href("/briefing/download", state, format=briefing_fmt, res=min(res, 9))
 
 
@@ -181,6 +184,8 @@ def start_export(
     viewer = require(Capability.EXPORT, _context.viewer())
     if not n_clicks:
         raise PreventUpdate
+    if layer is None or fmt is None:  # both lists are not clearable: a hand-made request
+        return {"error": "choose a layer and a format to export"}
     try:
         job_id = start_export_job(
             engine=_context.engine(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import dash
 from dash import (
     ClientsideFunction,
     Input,
@@ -209,7 +208,7 @@ def update_flag_alerts(
     store = {
         "ids": alert_ids,
         "upto": max(a.last_detected_at for a in alerts).isoformat() if alerts else None,
-        "play": dash.get_asset_url(ALERT_SOUND) if fresh and sound else None,
+        "play": _context.asset_url(ALERT_SOUND) if fresh and sound else None,
     }
     badge = f"⚑ {len(alerts)}" if alerts else ""
     return not alerts, live.alert_children(alerts), badge, not alerts, store

@@ -8,6 +8,7 @@ from typing import Any
 from dash import (
     ClientsideFunction,
     Input,
+    NoUpdate,
     Output,
     Patch,
     State,
@@ -22,6 +23,7 @@ from callbacks._answer import plain
 from callbacks._guard import Store
 from callbacks._state import ViewState, WindowState
 from layers import viewport as vp
+from layers.base import COLOUR_MODES, ColourMode
 from layers.payload import map_payload
 from layers.selection import ScreenState, SelectionError, screen_filter, screen_state
 from layers.timeline import brushed_window, step_window, timeline_figure, timeline_frame
@@ -51,7 +53,7 @@ def set_window(
     brushed: Store,
     _tick: int | None,
     current: Store,
-) -> dict[str, Any]:
+) -> dict[str, Any] | NoUpdate:
     """Turn a preset, a date range, a brushed timeline range or a playback tick into the window."""
     require(Capability.VIEW_MAP, _context.viewer())
     tz = _context.app_settings().timezone
@@ -72,10 +74,10 @@ def set_window(
         if window is None or last is None or window.end_at > last:
             return no_update  # playback stops at the newest report
         return WindowState.from_window(step_window(window, tz)).to_store()
-    state = ViewState.from_controls([], preset, None, start, end)
-    custom = state.custom_window(tz)
+    view = ViewState.from_controls([], preset, None, start, end)
+    custom = view.custom_window(tz)
     if custom is None:
-        return WindowState(state.preset).to_store()
+        return WindowState(view.preset).to_store()
     return WindowState.from_window(custom).to_store()
 
 
@@ -151,9 +153,7 @@ def update_map_figure(
     state = ViewState.from_controls(visible, "30d", res)
     finest = min(10, settings.h3_store_res)  # the slider's top: no finer than the stored cells
     res_now = vp.res_for_zoom(zoom, finest=finest) if auto else min(state.res, finest)
-    colour_now = (
-        colour if colour in ("total", "suspicious", "incident", "severity", "change") else "total"
-    )
+    colour_now: ColourMode = colour if colour in COLOUR_MODES else "total"
     old_box = tuple(geometry["bbox"]) if geometry.get("bbox") else None
     screen = screen_state(window_data, filter_data)
     filter_key = screen_state(None, filter_data).to_json()  # the filters, not the window
@@ -164,7 +164,7 @@ def update_map_figure(
         and geometry.get("filters") == filter_key
         and vp.contains(old_box, view_bbox)
     )
-    bbox = old_box if reuse else vp.padded(view_bbox)
+    bbox = old_box if reuse and old_box is not None else vp.padded(view_bbox)
     window = WindowState.from_store(window_data)
     # New data in a view already drawn, or a pan: nothing to audit. The first draw waits for the
     # first data version (Dash chains it), so it is audited even though that version triggered it.

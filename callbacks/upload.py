@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Input, Output, State, callback, dcc, no_update
+from dash import Input, Output, State, callback, no_update
+from dash.dcc.express import send_string
 from dash.exceptions import PreventUpdate
 
 from callbacks import _context
@@ -52,6 +53,8 @@ def import_file(
     if not n_clicks:
         raise PreventUpdate
     try:
+        if kind is None:  # the list is not clearable: a hand-made request
+            raise IngestError("choose what the file holds (suspicious, incidents or sites)")
         summary = ingest_upload(
             _context.engine(),
             _context.app_settings(),
@@ -107,4 +110,7 @@ def download_quarantine(n_clicks: int | None, batch_id: int | None) -> Any:
         )
     if rows is None:
         return no_update
-    return dcc.send_string(quarantine_csv(rows), f"quarantined-batch-{batch_id}.csv")
+    # dash.dcc builds its __all__ at run time and leaves send_string unannotated.
+    return send_string(  # type: ignore[no-untyped-call]
+        quarantine_csv(rows), f"quarantined-batch-{batch_id}.csv"
+    )

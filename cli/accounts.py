@@ -74,7 +74,11 @@ def cmd_users_add(args: argparse.Namespace) -> int:
             agency=args.agency,
             password=password,
         )
-        payload = {"username": user.username, "role": user.role, "agency": user.agency}
+        payload: dict[str, object] = {
+            "username": user.username,
+            "role": user.role,
+            "agency": user.agency,
+        }
     text = f"user {args.name} added"
     if otp:
         payload["one_time_password"] = otp

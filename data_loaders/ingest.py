@@ -15,10 +15,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.orm import Session
 
 from data_loaders.errors import ProfileError
@@ -242,7 +242,8 @@ def ingest_chunks(
             imported_by_agency=importer.agency if by_user and importer is not None else None,
         )
         model = Site if is_site else Event
-        table = model.__table__
+        # Declarative models map Tables; the stubs type __table__ as any FromClause.
+        table = cast(Table, model.__table__)
         guard = (
             RowGuard()
             if importer is None
@@ -252,7 +253,9 @@ def ingest_chunks(
         )
         # A first load into an empty table skips the staging table (ids are unique in the file).
         all_new = table_is_empty(session, model)
-        with deferred_indexes(session, table, enabled=bulk and _few_rows(session, table, bulk)):
+        with deferred_indexes(
+            session, table, enabled=bool(bulk) and _few_rows(session, table, bulk)
+        ):
             offset = [0]  # rows before the chunk being mapped (in the helper thread)
 
             def mapping(chunk: RawTable) -> MappedRows:

@@ -73,7 +73,7 @@ def _arrow_times(arrow: pa.StringArray | None, index: pd.Index, *, utc: bool) ->
         return None
     out = parsed.to_pandas()
     out.index = index
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def _recognise_times(
@@ -188,12 +188,12 @@ def _exact_floats(s: pd.Series) -> FloatArray:
     arrow = text_array(s) if s.dtype == object else None
     if arrow is not None and not arrow.null_count:
         try:  # every value a finite number, the common case: Arrow alone, in C++
-            fast = pc.cast(arrow, pa.float64()).to_numpy()
+            fast: FloatArray | None = pc.cast(arrow, pa.float64()).to_numpy()
         except (pa.ArrowException, UnicodeError):
             fast = None
         if fast is not None and np.isfinite(fast).all():
             return fast
-    out = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+    out: FloatArray = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
     ok = ~np.isnan(out)
     if ok.any():
         values = s.to_numpy()[ok]

@@ -51,15 +51,18 @@ class Condition(BaseModel):
         if self.column not in frame.columns:
             raise ProfileError(f"profile refers to column {self.column!r}, not in the file")
         col = frame[self.column].astype("string").fillna("").str.strip()
+        holds: npt.NDArray[np.bool_]
         if self.equals is not None:
-            return (col.str.upper() == self.equals.upper()).to_numpy(dtype=bool)
-        if self.in_ is not None:
+            holds = (col.str.upper() == self.equals.upper()).to_numpy(dtype=bool)
+        elif self.in_ is not None:
             wanted = {v.upper() for v in self.in_}
-            return col.str.upper().isin(wanted).to_numpy(dtype=bool)
-        if self.matches is not None:
-            return col.str.match(self.matches, case=False).fillna(False).to_numpy(dtype=bool)
-        numbers = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
-        return np.nan_to_num(numbers, nan=-np.inf) >= float(self.gte or 0.0)
+            holds = col.str.upper().isin(wanted).to_numpy(dtype=bool)
+        elif self.matches is not None:
+            holds = col.str.match(self.matches, case=False).fillna(False).to_numpy(dtype=bool)
+        else:
+            numbers = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+            holds = np.nan_to_num(numbers, nan=-np.inf) >= float(self.gte or 0.0)
+        return holds
 
 
 class Rule(BaseModel):

@@ -99,4 +99,5 @@ def quarantine_csv(rows: pd.DataFrame) -> str:
     head = rows[["row_number", "reason", "detail"]]
     # The rows are the partner's unchecked text: spreadsheet formulas are neutralised.
     table = pd.concat([head, originals.add_prefix("source:")], axis=1)
-    return safe_frame(table).to_csv(index=False, lineterminator=LINE_END)
+    text: str = safe_frame(table).to_csv(index=False, lineterminator=LINE_END)
+    return text

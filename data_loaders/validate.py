@@ -358,6 +358,7 @@ def map_rows(
     good["lat"] = lat[ok]
     good["cell"] = points_to_cells(lat[ok], lon[ok], store_res)
     unmapped: dict[str, int] = {}
+    columns: tuple[str, ...]
     if is_site:
         good = _site_fields(good, good_frame, profile)
         good["sector"] = sector[ok].to_numpy()
@@ -461,7 +462,9 @@ def _event_fields(
     crosswalk = {k.upper(): v for k, v in profile.category_map.items()}
 
     def spread(per_unique: list[Any]) -> pd.Series:
-        values = np.array([*per_unique, None], dtype=object)[codes] if len(codes) else []
+        values: npt.NDArray[np.object_] | list[object] = (
+            np.array([*per_unique, None], dtype=object)[codes] if len(codes) else []
+        )
         return pd.Series(values, index=raw_category.index, dtype=object)
 
     if profile.kind == "mixed":

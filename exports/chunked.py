@@ -24,13 +24,13 @@ import pyarrow as pa
 import pyogrio
 import shapely
 
+from domain.export_names import ExportFormat
 from exports.csvsafe import LINE_END, safe_frame
 from exports.formats import (
     DBF_MAX_CHARS,
     MULTI_LAYER,
     SHAPEFILE_NAMES,
     SUFFIX,
-    ExportFormat,
     _text_times,  # one time convention for every writer
     _write_single,
     kml_frame,

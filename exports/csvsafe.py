@@ -99,4 +99,5 @@ def safe_frame(frame: FrameT) -> FrameT:
             mapped = pd.Series(picked, index=series.index, dtype=object)
             out[col] = mapped.where(series.notna(), series)
     renamed = {c: safe_cell(c) for c in out.columns if isinstance(c, str) and c != geometry}
-    return out.rename(columns={k: v for k, v in renamed.items() if k != v})  # type: ignore[return-value]
+    safe: FrameT = out.rename(columns={k: v for k, v in renamed.items() if k != v})
+    return safe

@@ -106,7 +106,8 @@ def flags_frame(flags: pd.DataFrame) -> gpd.GeoDataFrame:
 def _utc(value: str) -> datetime:
     ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.to_pydatetime()
+    when: datetime = ts.to_pydatetime()
+    return when
 
 
 def _listed(value: str | None) -> tuple[str, ...] | None:

@@ -29,11 +29,11 @@ from typing import Any
 import geopandas as gpd
 from sqlalchemy import Engine
 
+from domain.export_names import EXPORT_LAYERS, FORMATS, ExportFormat
 from domain.roles import Viewer
 from exports.chunked import ChunkSource, write_layers_chunked
-from exports.formats import FORMATS, SUFFIX, ExportFormat
+from exports.formats import SUFFIX
 from exports.service import (
-    EXPORT_LAYERS,
     export_metadata,
     frame_marking,
     layer_frame,

@@ -35,12 +35,30 @@ class LayerRequest:
 
 
 class Layer(Protocol):
-    """A map layer: it queries the store, draws plotly traces and names its export columns."""
+    """A map layer: it queries the store, draws plotly traces and names its export columns.
 
-    key: str
-    label: str
-    color: str
-    export_columns: tuple[str, ...]
+    The layers are frozen dataclasses: their attributes are read-only, hence properties here.
+    """
+
+    @property
+    def key(self) -> str:
+        """The layer's id (toggles, export menu, trace ``uid`` prefix)."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """The name a user sees (legend, toggles)."""
+        ...
+
+    @property
+    def color(self) -> str:
+        """The layer's colour (CSS)."""
+        ...
+
+    @property
+    def export_columns(self) -> tuple[str, ...]:
+        """The columns its exports carry."""
+        ...
 
     def query(self, *, session: Session, request: LayerRequest) -> pd.DataFrame:
         """Return the layer's rows for ``request`` (visibility already applied by the store)."""

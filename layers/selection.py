@@ -324,7 +324,7 @@ def screen_filter(state: ScreenState, *, session: Session, viewer: Viewer, tz: s
 
 def area_label(state: ScreenState, *, session: Session, viewer: Viewer) -> str:
     """Return a human name for the state's area (region or hazard name, or its kind)."""
-    kind = state.area.get("type", "none")
+    kind: str = state.area.get("type", "none")
     if kind in ("region", "hazard"):
         areas = list_areas(session=session, viewer=viewer, kind=kind)
         match = areas[areas["id"] == int(state.area.get("id", -1))]

@@ -40,7 +40,8 @@ def timeline_frame(
 
 
 def _local_naive(ts: Any, tz: str) -> str:
-    return pd.Timestamp(ts).tz_convert(tz).strftime("%Y-%m-%d %H:%M")
+    text: str = pd.Timestamp(ts).tz_convert(tz).strftime("%Y-%m-%d %H:%M")
+    return text
 
 
 def timeline_figure(frame: pd.DataFrame, window: TimeWindow | None, tz: str) -> dict[str, Any]:

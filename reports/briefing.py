@@ -50,7 +50,8 @@ class Briefing:
 
 
 def _local(ts: datetime, tz: str) -> str:
-    return pd.Timestamp(ts).tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z")
+    text: str = pd.Timestamp(ts).tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return text
 
 
 def build_briefing(

@@ -11,8 +11,9 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from store.base import utcnow
@@ -88,9 +89,13 @@ def bearer_token(header: str | None) -> str | None:
 
 def revoke_key(*, session: Session, prefix: str) -> int:
     """Revoke the key(s) with ``prefix``; return how many were revoked."""
-    result = session.execute(
-        update(ApiKey)
-        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+    # An UPDATE answers a CursorResult (with its rowcount); Session.execute's stubs say Result.
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        ),
     )
     return int(result.rowcount or 0)

@@ -104,7 +104,7 @@ def install(server: flask.Flask, limiter: Limiter, scope: str, settings: Setting
 def _guard() -> PasswordGuard | None:
     if not flask.has_request_context():
         return None
-    return flask.current_app.extensions.get(EXTENSION)  # type: ignore[no-any-return]
+    return flask.current_app.extensions.get(EXTENSION)
 
 
 class Check:

@@ -130,7 +130,9 @@ def unauthorized(note: str | None = None) -> flask.Response:
     if wants_json():
         return flask.make_response(flask.jsonify(error="sign-in required"), 401)
     nxt = flask.request.full_path.rstrip("?") if flask.request.method == "GET" else "/"
-    return flask.redirect(flask.url_for("signin.login", next=nxt, note=note))
+    # flask.redirect makes the app's response class; make_response hands that same object back,
+    # typed as flask's Response (the stubs type redirect with werkzeug's base class).
+    return flask.make_response(flask.redirect(flask.url_for("signin.login", next=nxt, note=note)))
 
 
 def content_security_policy(dash_app: Dash, settings: Settings) -> str:
@@ -194,7 +196,7 @@ def install(dash_app: Dash, settings: Settings) -> None:
     manager.init_app(server)
     engine = get_engine(settings.database_url, settings.spatialite_path)
 
-    @manager.user_loader
+    @manager.user_loader  # type: ignore[untyped-decorator]  # flask_login is not annotated
     def _load(token: str) -> SignedInUser | None:
         return signin.load_user(engine, token)
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +35,9 @@ from store.public_ids import new_public_ids
 from store.rtree_pack import fill_point_rtree
 from store.spatial import point_sql
 from store.types import UTCDateTime
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 
@@ -345,7 +348,9 @@ def _copy_postgres(session: Session, target: str, frame: pd.DataFrame) -> None:
     buf = io.BytesIO()
     options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
     pa_csv.write_csv(pa.Table.from_arrays(arrays, names=columns), buf, write_options=options)
-    raw = session.connection().connection.dbapi_connection
+    # Only PostgreSQL comes here, through psycopg (3): SQLAlchemy types the driver's connection
+    # as the bare DB-API protocol, without psycopg's context-managed cursor and COPY.
+    raw = cast("psycopg.Connection[Any] | None", session.connection().connection.dbapi_connection)
     assert raw is not None
     with (
         raw.cursor() as cur,
@@ -381,7 +386,7 @@ def deferred_indexes(session: Session, table: Table, *, enabled: bool) -> Iterat
     conn = session.connection()
     sqlite = conn.dialect.name == "sqlite"
     started = datetime.now()
-    btree = [ix for ix in table.indexes if not (sqlite and ix.name.startswith("idx_"))]
+    btree = [ix for ix in table.indexes if not (sqlite and (ix.name or "").startswith("idx_"))]
     paused: list[tuple[str, str]] = []
     rtree: tuple[str, list[str]] | None = None
     if sqlite:

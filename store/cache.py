@@ -72,7 +72,7 @@ def _pack(obj: Any, bufs: list[bytes]) -> Any:
 def _pack_series(series: pd.Series, bufs: list[bytes]) -> Any:
     dtype = series.dtype
     if isinstance(dtype, pd.DatetimeTZDtype):
-        values = series.array.asi8  # type: ignore[attr-defined]
+        values = series.array.asi8
         return {"ts": str(dtype.tz), "unit": dtype.unit, "v": _pack(np.asarray(values), bufs)}
     if dtype.kind in "biuf":
         return {"v": _pack(series.to_numpy(), bufs)}

@@ -198,7 +198,12 @@ def _current(
     with _LOCK:
         cached = _CACHE.get(key)
         covered = cached is not None and (wanted is None or wanted in cached.covers)
-        if covered and key not in _STALE and _now() - cached.checked_at < max_lag_s:
+        if (
+            cached is not None  # (covered says so; mypy does not follow it)
+            and covered
+            and key not in _STALE
+            and _now() - cached.checked_at < max_lag_s
+        ):
             _CACHE.move_to_end(key)
             return cached
         _STALE.discard(key)  # the token read below sees every write made before this line

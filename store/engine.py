@@ -39,7 +39,7 @@ def sqlite_module() -> ModuleType:
     if hasattr(sqlite3.Connection, "enable_load_extension"):
         return sqlite3
     try:
-        from pysqlite3 import dbapi2  # type: ignore[import-untyped]  # no stubs published
+        from pysqlite3 import dbapi2
     except ImportError as exc:  # pragma: no cover - depends on the interpreter build
         raise StoreError(
             "This Python's sqlite3 cannot load extensions; install pysqlite3-binary "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -72,7 +73,9 @@ class Block:
     @classmethod
     def empty(cls) -> Block:
         """Return a block without rows."""
-        return cls(**{name: np.zeros(0, dtype=_DTYPES[name]) for name in FIELDS})
+        # One array per field, each of its own dtype: a mapping mypy cannot type field by field.
+        arrays: dict[str, Any] = {name: np.zeros(0, dtype=_DTYPES[name]) for name in FIELDS}
+        return cls(**arrays)
 
     def groups(self, res: int) -> CellGroups:
         """Return every row's cell at ``res`` as codes into the sorted distinct cells (memoised)."""
@@ -108,8 +111,9 @@ class Block:
 
     def recoded(self, **codes: npt.NDArray[np.int32]) -> Block:
         """Return this block with other vocabulary codes (same rows, same cell codes)."""
+        fields: dict[str, Any] = dict(codes)  # coded fields only: checked by name at run time
         return replace(
-            self, **codes, _groups=self.known_groups(), _visible={}, _lock=threading.Lock()
+            self, **fields, _groups=self.known_groups(), _visible={}, _lock=threading.Lock()
         )
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Integer, cast, func, literal, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    SQLColumnExpression,
+    cast,
+    func,
+    literal,
+    text,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.cells import parent_constants
@@ -17,7 +26,7 @@ def ensure_spatial_extension(conn: Connection) -> None:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
 
 
-def cell_parent_sql(cell: ColumnElement[Any], res: int) -> ColumnElement[int]:
+def cell_parent_sql(cell: SQLColumnExpression[Any], res: int) -> ColumnElement[int]:
     """Return SQL computing the H3 parent at ``res`` of a stored ``cell`` column.
 
     Notes
@@ -26,7 +35,7 @@ def cell_parent_sql(cell: ColumnElement[Any], res: int) -> ColumnElement[int]:
     ``(cell & keep) | add`` with the constants from :func:`analytics.cells.parent_constants`.
     """
     keep, add = parent_constants(res)
-    return cell.op("&")(literal(keep)).op("|")(literal(add))  # type: ignore[no-any-return]
+    return cell.op("&")(literal(keep)).op("|")(literal(add))
 
 
 def point_sql(dialect: str, lon: str, lat: str) -> str:
@@ -36,7 +45,7 @@ def point_sql(dialect: str, lon: str, lat: str) -> str:
     return f"MakePoint({lon}, {lat}, 4326)"
 
 
-def epoch_us_sql(column: ColumnElement[Any], dialect: str) -> ColumnElement[int]:
+def epoch_us_sql(column: SQLColumnExpression[Any], dialect: str) -> ColumnElement[int]:
     """Return SQL turning a stored UTC timestamp into exact integer microseconds since 1970.
 
     Notes

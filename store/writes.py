@@ -39,7 +39,8 @@ class UpsertCounts:
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Frame rows as plain-Python dicts: ``None`` for missing values, no numpy scalars."""
     plain = frame.astype(object).where(frame.notna(), None)
-    return plain.to_dict(orient="records")  # type: ignore[return-value]
+    records: list[dict[str, Any]] = plain.to_dict(orient="records")
+    return records
 
 
 def _chunks(values: list[str]) -> Iterator[list[str]]:

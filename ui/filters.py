@@ -7,23 +7,25 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from analytics.summary import RegionSummary
 from domain.export_names import EXPORT_LAYERS, FORMATS
 from ui import ids
+from ui.options import Option, option, options
 
 if TYPE_CHECKING:  # types only: the layout does not load the store
     from store.export_jobs import JobStatus
 
-AREA_OPTIONS = [
+AREA_OPTIONS: list[Option] = [
     {"label": "None (everything)", "value": "none"},
     {"label": "County", "value": "region"},
     {"label": "Hazard footprint", "value": "hazard"},
     {"label": "Drawn on the map (lasso or box)", "value": "drawn"},
     {"label": "Current map view", "value": "viewport"},
 ]
-EXPORT_LAYER_OPTIONS = [{"label": "All layers", "value": "all"}] + [
-    {"label": name, "value": name} for name in EXPORT_LAYERS
+EXPORT_LAYER_OPTIONS: list[Option] = [option("All layers", "all")] + [
+    option(name, name) for name in EXPORT_LAYERS
 ]
 FORMAT_LABELS = {
     "geojson": "GeoJSON",
@@ -41,7 +43,7 @@ def _multi(id_: str, placeholder: str) -> dcc.Dropdown:
     )
 
 
-def filter_controls() -> list[object]:
+def filter_controls() -> list[Component]:
     """Return the category, agency and caveat multi-selects and the area chooser."""
     return [
         html.H2("Filters"),
@@ -74,7 +76,7 @@ def download_controls(may_export: bool) -> html.Div:
             ),
             dcc.Dropdown(
                 id=ids.EXPORT_FORMAT,
-                options=[{"label": FORMAT_LABELS[f], "value": f} for f in FORMATS],
+                options=[option(FORMAT_LABELS[f], f) for f in FORMATS],
                 value="gpkg",
                 clearable=False,
             ),
@@ -100,7 +102,7 @@ def download_controls(may_export: bool) -> html.Div:
             html.H2("Briefing"),
             dcc.RadioItems(
                 id=ids.BRIEFING_FORMAT,
-                options=[{"label": "PDF", "value": "pdf"}, {"label": "HTML", "value": "html"}],
+                options=options([("PDF", "pdf"), ("HTML", "html")]),
                 value="pdf",
                 inline=True,
                 className="wf-radio",

@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from domain.flags import DISPOSITIONS, FOLLOW_UP_ACTIONS
 from ui import ids
+from ui.options import option
 
 GRID_COLUMNS: list[dict[str, Any]] = [
     {"field": "id", "headerName": "Flag", "width": 110},
@@ -63,7 +64,8 @@ def grid_rows(frame: pd.DataFrame, tz: str) -> list[dict[str, Any]]:
             "handling": frame["handling"],
         }
     )
-    return out.to_dict(orient="records")  # type: ignore[return-value]
+    rows: list[dict[str, Any]] = out.to_dict(orient="records")
+    return rows
 
 
 def detail_children(detail: dict[str, Any] | None) -> list[Any]:
@@ -129,7 +131,7 @@ def panel() -> html.Section:
             dcc.Store(id=ids.FLAGS_VERSION, data=0, storage_type="memory"),
             dcc.Checklist(
                 id=ids.FLAGS_SHOW_ALL,
-                options=[{"label": "Include closed and snoozed flags", "value": "all"}],
+                options=[option("Include closed and snoozed flags", "all")],
                 value=[],
                 className="wf-checklist",
             ),

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from domain.feed import UNSEEN_COUNTED
 from settings import Settings
 from ui import ids
+from ui.options import Option, option
 
 if TYPE_CHECKING:  # types only: the layout does not load the store
     from store.queries.feed import FeedItem, FlagAlert
 
-THEME_OPTIONS = [{"label": "Light", "value": "light"}, {"label": "Dark", "value": "dark"}]
+THEME_OPTIONS: list[Option] = [option("Light", "light"), option("Dark", "dark")]
 
 
 def live_bar() -> html.Div:
@@ -26,7 +28,7 @@ def live_bar() -> html.Div:
             html.Span(id=ids.FLAG_BADGE, className="wf-badge", hidden=True),
             dcc.Checklist(
                 id=ids.LIVE_PAUSE,
-                options=[{"label": "Pause live", "value": "paused"}],
+                options=[option("Pause live", "paused")],
                 value=[],
                 className="wf-inline",
                 inputClassName="wf-check",
@@ -40,14 +42,14 @@ def live_bar() -> html.Div:
             ),
             dcc.Checklist(
                 id=ids.WALL_MODE,
-                options=[{"label": "Wall", "value": "on"}],
+                options=[option("Wall", "on")],
                 value=[],
                 className="wf-inline",
                 inputClassName="wf-check",
             ),
             dcc.Checklist(
                 id=ids.SOUND,
-                options=[{"label": "Sound", "value": "on"}],
+                options=[option("Sound", "on")],
                 value=[],
                 className="wf-inline",
                 inputClassName="wf-check",
@@ -90,7 +92,7 @@ def alert_toast() -> html.Div:
     )
 
 
-def stores(settings: Settings) -> list[object]:
+def stores(settings: Settings) -> list[Component]:
     """Return the live desk's stores, its poll interval and the URL location."""
     return [
         dcc.Location(id=ids.URL, refresh=False),
@@ -108,6 +110,12 @@ def stores(settings: Settings) -> list[object]:
     ]
 
 
+def _data_id(public_id: str) -> dict[str, Any]:
+    # A data-* attribute is no Python name: Dash takes it by mapping (into **kwargs), which
+    # mypy checks against every typed keyword of the component, hence Any.
+    return {"data-id": public_id}
+
+
 def feed_children(items: Sequence[FeedItem], seen_id: int, tz: str) -> list[html.Li]:
     """Return one line per feed item (time, category, place, source); unseen ones marked."""
     out = []
@@ -117,7 +125,7 @@ def feed_children(items: Sequence[FeedItem], seen_id: int, tz: str) -> list[html
             html.Li(
                 className=f"wf-feed-item wf-kind-{item.kind}"
                 + (" wf-unseen" if item.id > seen_id else ""),
-                **{"data-id": item.public_id},  # never the integer key (it counts rows)
+                **_data_id(item.public_id),  # never the integer key (it counts rows)
                 children=[
                     html.Span(when, className="wf-feed-time"),
                     html.B(item.category),

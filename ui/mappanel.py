@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import dash_ag_grid as dag
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from settings import Settings
 from ui import ids
+from ui.options import Option, option
 
-COLOUR_OPTIONS = [
+COLOUR_OPTIONS: list[Option] = [
     {"label": "Total events", "value": "total"},
     {"label": "Suspicious only", "value": "suspicious"},
     {"label": "Incidents only", "value": "incident"},
     {"label": "Severity-weighted", "value": "severity"},
     {"label": "Change vs. 4 previous windows (z)", "value": "change"},
 ]
-SPEED_OPTIONS = [  # milliseconds per step (one local day)
+SPEED_OPTIONS: list[Option] = [  # milliseconds per step (one local day)
     {"label": "0.5 s / day", "value": 500},
     {"label": "1 s / day", "value": 1000},
     {"label": "2 s / day", "value": 2000},
@@ -31,14 +33,14 @@ CELL_COLUMNS = [
 ]
 
 
-def hex_controls(settings: Settings) -> list[object]:
+def hex_controls(settings: Settings) -> list[Component]:
     """Return the hexagon resolution (auto or manual) and colouring controls."""
     top = min(10, settings.h3_store_res)
     return [
         html.H2("Hexagon size (H3 resolution)"),
         dcc.Checklist(
             id=ids.HEX_RES_AUTO,
-            options=[{"label": "Follow map zoom", "value": "auto"}],
+            options=[option("Follow map zoom", "auto")],
             value=["auto"],
             className="wf-checklist",
             inputClassName="wf-check",
@@ -59,7 +61,7 @@ def hex_controls(settings: Settings) -> list[object]:
     ]
 
 
-def playback_controls() -> list[object]:
+def playback_controls() -> list[Component]:
     """Return the play/pause button, the speed and the interval that steps the window."""
     return [
         html.H2("Playback"),

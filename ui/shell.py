@@ -10,8 +10,9 @@ from rules.capabilities import Capability, can
 from rules.write_rights import import_sources
 from settings import Settings
 from ui import filters, flags_queue, ids, live, mappanel, upload
+from ui.options import Option, option
 
-WINDOW_OPTIONS = [
+WINDOW_OPTIONS: list[Option] = [
     {"label": "Last 24 h", "value": "24h"},
     {"label": "Last 7 days", "value": "7d"},
     {"label": "Last 30 days", "value": "30d"},
@@ -32,7 +33,7 @@ def _controls(settings: Settings, viewer: Viewer | None) -> html.Div:
             html.H2("Layers"),
             dcc.Checklist(
                 id=ids.LAYER_TOGGLES,
-                options=[{"label": layer.label, "value": key} for key, layer in LAYERS.items()],
+                options=[option(layer.label, key) for key, layer in LAYERS.items()],
                 value=list(DEFAULT_VISIBLE),
                 className="wf-checklist",
                 inputClassName="wf-check",

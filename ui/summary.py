@@ -19,7 +19,8 @@ SUMMARY_ITEMS = (
 def _local(ts: object, tz: str, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
     import pandas as pd
 
-    return pd.Timestamp(ts).tz_convert(tz).strftime(fmt)
+    text: str = pd.Timestamp(ts).tz_convert(tz).strftime(fmt)
+    return text
 
 
 def summary_children(view: MapView) -> list[html.Span]:

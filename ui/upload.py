@@ -5,8 +5,9 @@ from __future__ import annotations
 from dash import dcc, html
 
 from ui import ids
+from ui.options import Option, option
 
-KIND_OPTIONS = [
+KIND_OPTIONS: list[Option] = [
     {"label": "Suspicious activity", "value": "suspicious"},
     {"label": "Incident reports", "value": "incident"},
     {"label": "Infrastructure sites", "value": "site"},
@@ -42,7 +43,7 @@ def panel(sources: list[str] | None = None) -> html.Div:
             html.Label("Source agency", htmlFor=ids.UPLOAD_SOURCE, className="wf-hint"),
             dcc.Dropdown(
                 id=ids.UPLOAD_SOURCE,
-                options=[{"label": s, "value": s} for s in sources],
+                options=[option(s, s) for s in sources],
                 value=sources[0] if sources else None,
                 clearable=False,
                 searchable=False,

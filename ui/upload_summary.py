@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dash import html
+from dash.development.base_component import Component
 
 if TYPE_CHECKING:  # types only: the layout does not load the store
     from data_loaders.ingest import BatchSummary
@@ -26,7 +27,7 @@ def summary(s: BatchSummary) -> html.Div:
         ("Unchanged", s.unchanged),
         ("Quarantined", s.quarantined),
     ]
-    children: list = [
+    children: list[Component] = [
         html.Div(f"Batch {s.batch_id} · {s.source} · profile {s.profile}"),
         html.Table(
             [

@@ -29,11 +29,13 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import BadRequest, NotFound
 
 from analytics.timebuckets import TimeWindow
-from exports.formats import FORMATS, SUFFIX
-from exports.service import EXPORT_LAYERS, export_layers
+from domain.export_names import EXPORT_LAYERS, FORMATS
+from exports.formats import SUFFIX
+from exports.service import export_layers
 from jobs.exports import job_file, job_status
 from layers.selection import ScreenState, SelectionError, area_label, screen_filter
-from reports.briefing import BriefingError, build_filtered_briefing, write_pdf
+from reports.briefing import build_filtered_briefing, write_pdf
+from reports.errors import BriefingError
 from rules.capabilities import Capability, require
 from security.audit import record
 from security.session import current_viewer
@@ -102,7 +104,7 @@ def export_download(engine: Engine, settings: Settings) -> flask.Response:
         out = Path(tmp) / name
         result = export_layers(
             [layer],
-            fmt,  # type: ignore[arg-type]
+            fmt,
             out,
             session=session,
             viewer=viewer,

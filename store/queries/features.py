@@ -253,7 +253,7 @@ class Extent:
 
 def _utc(value: object, session: Session) -> datetime | None:
     # min()/max() lose the column type on SQLite; run the value through it again.
-    return UTCDateTime().process_result_value(value, session.get_bind().dialect)  # type: ignore[arg-type]
+    return UTCDateTime().process_result_value(value, session.get_bind().dialect)
 
 
 def event_extents(*, session: Session, viewer: Viewer) -> dict[str, Extent]:

@@ -51,7 +51,7 @@ T = TypeVar("T")
 
 
 def _us(when: object) -> int:
-    return int(pd.Timestamp(when).value // 1_000)  # type: ignore[arg-type]
+    return int(pd.Timestamp(when).value // 1_000)
 
 
 def _member(
@@ -351,6 +351,8 @@ def cell_bucket_counts(
             return _empty(names)
         edges_us = edges.asi8 // 1000
         b = bucket_index(rows.take("t_us"), edges_us)
+        codes: npt.NDArray[np.integer[Any]]  # int32 codes from the snapshot, int64 zeros here
+        cells: IntArray
         if res is None:
             codes, cells = np.zeros(len(b), dtype=np.int64), np.zeros(1, dtype=np.int64)
         else:
@@ -401,7 +403,8 @@ def present_cells(*, session: Session, viewer: Viewer, filters: EventFilter, res
         codes, cells = rows.codes(res)
         seen = np.zeros(len(cells), dtype=bool)
         seen[codes] = True
-        return cells[seen]
+        kept: IntArray = cells[seen]
+        return kept
 
     # Every value update of a viewport asks again: the main block's cells are kept
     # (``_per_block``), the tail's found anew. (A per-token dict kept here before was evicted

@@ -121,7 +121,7 @@ def _known_places(
     ``None`` when a row is missing from the database (never expected while ``rewrite`` holds).
     The kept places are sorted by id; the newest ``PLACES_KEPT`` events' are kept.
     """
-    key = str(session.get_bind().url.render_as_string(hide_password=True))
+    key = str(session.get_bind().engine.url.render_as_string(hide_password=True))
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object))
     with _PLACES_LOCK:
         kept_rewrite, (kept_ids, kept_text) = _PLACES.get(key, (rewrite, empty))
@@ -132,7 +132,8 @@ def _known_places(
     if len(kept_ids):
         hit = kept_ids[np.minimum(at, len(kept_ids) - 1)] == ids
     if hit.all():
-        return kept_text[at]
+        known: npt.NDArray[np.object_] = kept_text[at]
+        return known
     missing = np.unique(ids[~hit])
     stmt = select(Event.id, Event.location_text).where(
         Event.id.in_(bindparam("ids", expanding=True, literal_execute=True))
@@ -146,7 +147,8 @@ def _known_places(
     all_ids, all_text = np.insert(kept_ids, into, missing), np.insert(kept_text, into, texts)
     with _PLACES_LOCK:
         _PLACES[key] = (rewrite, (all_ids[-PLACES_KEPT:], all_text[-PLACES_KEPT:]))
-    return all_text[np.searchsorted(all_ids, ids)]  # type: ignore[no-any-return]
+    texts_now: npt.NDArray[np.object_] = all_text[np.searchsorted(all_ids, ids)]
+    return texts_now
 
 
 def forget_places() -> None:

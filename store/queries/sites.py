@@ -68,7 +68,7 @@ def site_points(
     key: tuple[Hashable, ...] | None = None
     if token is not None:  # migrated (i11_sites_version): answers are kept per sites token
         where = None if area is None else area.wkb
-        database = session.get_bind().url.render_as_string(hide_password=True)
+        database = session.get_bind().engine.url.render_as_string(hide_password=True)
         key = (database, token, visibility_class(viewer), sectors, max_tier, bbox, where)
         with _KEPT_LOCK:
             kept = _KEPT.get(key)
