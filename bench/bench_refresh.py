@@ -36,7 +36,9 @@ def _env(name: str, default: int) -> int:
 
 
 def _insert_batch(engine: object, k: int, rows: int) -> None:
-    cols = [c.key for c in Event.__table__.columns if c.key not in ("id", "external_id")]
+    # A copy gets its own public id (the column's default): it is unique per event.
+    skip = ("id", "external_id", "public_id")
+    cols = [c.key for c in Event.__table__.columns if c.key not in skip]
     names = ", ".join(cols)
     with engine.begin() as conn:  # type: ignore[attr-defined]
         conn.execute(
