@@ -213,6 +213,12 @@ def _insert(engine: Any, k: int, rows: int) -> None:
         )
 
 
+def _clean(engine: Any) -> None:
+    """Delete the rows ``_insert`` added (also those of a run that was killed)."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM events WHERE external_id LIKE '%-ec%'"))
+
+
 def _duel(
     report: Report, name: str, ours: Callable[[], Any], stmt: Select[Any], cols: list[str]
 ) -> None:
@@ -240,6 +246,7 @@ def run(report: Report) -> None:
     url, _ = _hexload.spatialite(n)
     path = url.removeprefix("sqlite:///")
     engine = make_engine(url)
+    _clean(engine)
     report.record(f"{tag} machine load (1 min)", os.getloadavg()[0], "")
     clear_cache()
     con = duck_open()
@@ -330,12 +337,7 @@ def _refresh(
                 times[f"{name} agg"].append(time.perf_counter() - w)
             _same(f"after refresh {k}", ours, theirs, list(HEX_COLUMNS))
     finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM events WHERE external_id LIKE '%-ec%'"))
+        _clean(engine)
     for name, values in times.items():
-        what = "aggregation after" if name.endswith("agg") else "refresh after"
-        report.record(
-            f"{tag} {what} 1,000 new rows ({name.split()[0]})",
-            statistics.median(values) * 1000,
-            "ms",
-        )
+        what = f"{'aggregation' if name.endswith('agg') else 'refresh'} after 1,000 new rows"
+        report.record(f"{tag} {what} ({name.split()[0]})", statistics.median(values) * 1000, "ms")
