@@ -45,21 +45,27 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    """List the records past their review date; delete them with --apply (audited)."""
+    """List the records past their review date and the session records no cookie can name;
+    delete them with --apply (the records audited)."""
     from domain.roles import Viewer
-    from security.retention import purge
+    from security.retention import prune_sessions, purge
+    from settings import get_settings
     from store.base import utcnow
     from store.engine import session_scope
 
+    now, hours = utcnow(), get_settings().session_max_hours
     with session_scope(configured_engine()) as session:
-        due = purge(session=session, viewer=Viewer.system(), now=utcnow(), apply=args.apply)
+        due = purge(session=session, viewer=Viewer.system(), now=now, apply=args.apply)
+        sessions = prune_sessions(session=session, now=now, max_hours=hours, apply=args.apply)
     verb = "purged" if args.apply else "due for review (dry run; --apply purges)"
     lines = [f"{len(due)} records {verb}"] + [
         f"  {d.source_agency}/{d.external_id} {d.kind} occurred {d.occurred_at:%Y-%m-%d} "
         f"review {d.review_at:%Y-%m-%d}"
         for d in due
     ]
-    emit(args, {"applied": args.apply, "records": [vars(d) for d in due]}, "\n".join(lines))
+    lines.append(f"{sessions} session records older than {hours:g} h {verb.split(' (')[0]}")
+    payload = {"applied": args.apply, "records": [vars(d) for d in due], "sessions": sessions}
+    emit(args, payload, "\n".join(lines))
     return 0
 
 

@@ -1,16 +1,17 @@
-"""Retention: which SARs are due for review, and purging them (audited)."""
+"""Retention: which SARs are due for review, purging them (audited), and old session records."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from domain.roles import Viewer
 from security.audit import record
-from store.models import Event, EventRevision
+from store.models import Event, EventRevision, UserSession
 
 _CHUNK = 500
 
@@ -73,3 +74,17 @@ def purge(*, session: Session, viewer: Viewer, now: datetime, apply: bool) -> li
         },
     )
     return due
+
+
+def prune_sessions(*, session: Session, now: datetime, max_hours: float, apply: bool) -> int:
+    """Count (``apply=False``) or delete (``apply=True``) session records no cookie can name.
+
+    A session cookie lives at most ``max_hours`` (``WATCHFLOOR_SESSION_MAX_HOURS``) from its
+    sign-in, so a record opened before ``now - max_hours`` can never be used or ended again:
+    its sign-in and sign-out stay in the audit log. Returns how many there are (or were).
+    """
+    stale = UserSession.created_at < now - timedelta(hours=max_hours)
+    if not apply:
+        return len(session.execute(select(UserSession.id).where(stale)).all())
+    result = cast(CursorResult[Any], session.execute(delete(UserSession).where(stale)))
+    return int(result.rowcount or 0)

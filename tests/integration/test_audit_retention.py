@@ -131,3 +131,45 @@ def test_cli_users_audit_export_and_purge(
         assert all(r["username"] == "system" for r in rows)
     finally:
         get_settings.cache_clear()
+
+
+def test_purge_removes_session_records_no_cookie_can_name(
+    db_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Session rows older than the absolute lifetime go with --apply; younger ones stay."""
+    import manage
+    from store.base import utcnow
+    from store.models import User, UserSession
+
+    monkeypatch.setenv("WATCHFLOOR_DATABASE_URL", db_url)
+    monkeypatch.setenv("WATCHFLOOR_SESSION_MAX_HOURS", "12")
+    get_settings.cache_clear()
+    now = utcnow()
+    try:
+        with session_scope(engine) as s:
+            user = User(username="ana", role="analyst", agency="X", password_hash="x")
+            s.add(user)
+            s.flush()
+            ages = {"open-old": 13, "ended-old": 30, "open-young": 11, "ended-young": 1}
+            for name, hours in ages.items():
+                ended = now - timedelta(hours=hours - 0.5) if name.startswith("ended") else None
+                s.add(
+                    UserSession(
+                        id=name,
+                        user_id=user.id,
+                        created_at=now - timedelta(hours=hours),
+                        ended_at=ended,
+                        end_reason="user" if ended else None,
+                    )
+                )
+        assert manage.main(["purge", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["sessions"] == 2  # a dry run: counted only
+        with session_scope(engine) as s:
+            assert len(s.execute(select(UserSession.id)).all()) == 4
+        assert manage.main(["purge", "--apply", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["sessions"] == 2
+        with session_scope(engine) as s:
+            left = sorted(s.execute(select(UserSession.id)).scalars())
+        assert left == ["ended-young", "open-young"]
+    finally:
+        get_settings.cache_clear()
