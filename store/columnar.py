@@ -58,6 +58,7 @@ from sqlalchemy.orm import Session
 
 from analytics.codes import factorize
 from domain.vocab import EVENT_KINDS
+from store.kept import keeps
 from store.models import DataVersion, Event
 from store.models.version import EVENT_VERSION_SLOTS, combined_token
 from store.snapshot import CODED, Block, EventColumns, merge_blocks, sorted_block
@@ -292,6 +293,7 @@ def _refresh(
     return columns
 
 
+@keeps("event snapshots")
 def clear_cache() -> None:
     """Forget every snapshot (tests, and after restoring a database from a backup)."""
     with _LOCK:

@@ -33,6 +33,7 @@ from domain.roles import Viewer
 from domain.vocab import EVENT_KINDS
 from rules.visibility import may_see
 from store.columnar import EventColumns, event_columns
+from store.kept import keeps
 from store.queries.events import HEX_COLUMNS
 from store.queries.filters import EventFilter
 from store.snapshot import Block
@@ -181,6 +182,7 @@ def _per_block(
     return out
 
 
+@keeps("hexagon answers")
 def forget_kept_answers() -> None:
     """Drop every kept main-block answer (tests; they go with their blocks anyway)."""
     global _main_bytes

@@ -15,6 +15,7 @@ from domain.roles import Viewer
 from domain.vocab import EVENT_KINDS
 from rules.visibility import visible_clause
 from store.columnar import event_columns, rewrite_version
+from store.kept import keeps
 from store.models import Event
 from store.queries.events import POINT_COLUMNS, event_points
 from store.queries.filters import EventFilter
@@ -151,6 +152,7 @@ def _known_places(
     return texts_now
 
 
+@keeps("place texts")
 def forget_places() -> None:
     """Forget every kept place (tests)."""
     with _PLACES_LOCK:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from domain.roles import Viewer
 from rules.visibility import visibility_class, visible_clause
+from store.kept import keeps
 from store.models import DataVersion, Site
 from store.queries.filters import BBox, area_clauses, bbox_clauses
 
@@ -90,6 +91,7 @@ def site_points(
     return frame
 
 
+@keeps("site answers")
 def forget_sites() -> None:
     """Forget every kept answer (tests)."""
     with _KEPT_LOCK:
