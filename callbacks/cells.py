@@ -11,12 +11,10 @@ from callbacks import _context
 from callbacks._guard import Store
 from callbacks._state import WindowState
 from layers.celldetail import cell_detail
-from layers.selection import SelectionError, screen_filter, screen_state
-from layers.view import resolve_window
+from layers.selection import screen_filter_without_lost_area, screen_state
 from rules.capabilities import Capability, require
 from security.audit import record
 from store.engine import session_scope
-from store.queries import EventFilter
 from ui import ids
 
 
@@ -58,17 +56,10 @@ def show_cell(
     state = WindowState.from_store(window_data)
     screen = screen_state(window_data, filter_data)
     with session_scope(_context.engine()) as session:
-        try:
-            filters = screen_filter(screen, session=session, viewer=viewer, tz=settings.timezone)
-        except SelectionError:  # the area is gone: the window alone, as the map then shows
-            window, _ = resolve_window(
-                session=session,
-                viewer=viewer,
-                preset=state.preset,
-                custom=state.custom,
-                tz=settings.timezone,
-            )
-            filters = EventFilter(window=window)
+        # The map's own policy for a lost area: the list matches the hexagon's count.
+        filters, _ = screen_filter_without_lost_area(
+            screen, session=session, viewer=viewer, tz=settings.timezone
+        )
         detail = cell_detail(
             session=session,
             viewer=viewer,

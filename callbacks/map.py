@@ -25,7 +25,7 @@ from callbacks._state import ViewState, WindowState
 from layers import viewport as vp
 from layers.base import COLOUR_MODES, ColourMode
 from layers.payload import map_payload
-from layers.selection import ScreenState, SelectionError, screen_filter, screen_state
+from layers.selection import ScreenState, screen_filter_without_lost_area, screen_state
 from layers.timeline import brushed_window, step_window, timeline_figure, timeline_frame
 from layers.view import build_map_view, resolve_window
 from rules.capabilities import Capability, require
@@ -259,13 +259,10 @@ def _screen_filters(
 ) -> tuple[EventFilter, list[str]]:
     """The screen's filter without its window (the view resolves it); a lost area: none."""
     tz = _context.app_settings().timezone
-    try:
-        filters = screen_filter(screen, session=session, viewer=viewer, tz=tz)
-    except SelectionError as exc:
-        screen = replace(screen, area={"type": "none"})
-        filters = screen_filter(screen, session=session, viewer=viewer, tz=tz)
-        return replace(filters, window=None), [f"Area ignored: {exc}."]
-    return replace(filters, window=None), []
+    filters, problem = screen_filter_without_lost_area(
+        screen, session=session, viewer=viewer, tz=tz
+    )
+    return replace(filters, window=None), [problem] if problem else []
 
 
 @callback(

@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
@@ -320,6 +320,24 @@ def screen_filter(state: ScreenState, *, session: Session, viewer: Viewer, tz: s
         caveats=state.caveats,
         area=area,
     )
+
+
+def screen_filter_without_lost_area(
+    state: ScreenState, *, session: Session, viewer: Viewer, tz: str
+) -> tuple[EventFilter, str | None]:
+    """Return :func:`screen_filter`, with an area that names nothing usable dropped, and why.
+
+    The one policy of every view of the screen (the map, the hexagon's event list): an area that
+    is gone or malformed is ignored and said so, and every other filter still applies, so the
+    list of a hexagon's events always matches the count the hexagon shows.
+    """
+    try:
+        return screen_filter(state, session=session, viewer=viewer, tz=tz), None
+    except SelectionError as exc:
+        without = replace(state, area={"type": "none"})
+        return screen_filter(
+            without, session=session, viewer=viewer, tz=tz
+        ), f"Area ignored: {exc}."
 
 
 def area_label(state: ScreenState, *, session: Session, viewer: Viewer) -> str:

@@ -14,7 +14,14 @@ from sqlalchemy import Engine
 
 from domain.roles import Role, Viewer
 from exports.service import export_layers
-from layers.selection import ScreenState, SelectionError, resolve_selection, screen_filter
+from layers.selection import (
+    ScreenState,
+    SelectionError,
+    resolve_selection,
+    screen_filter,
+    screen_filter_without_lost_area,
+    screen_state,
+)
 from layers.timeline import timeline_frame
 from layers.view import MapConfig, build_map_view
 from settings import Settings
@@ -149,3 +156,59 @@ def test_an_area_the_viewer_may_not_see_is_refused(demo_db: tuple[Engine, Settin
             {"type": "hazard", "id": int(hazards["id"].iloc[0])}, session=s, viewer=ANALYST
         )
     assert storm is not None and storm.area > 0
+
+
+def test_a_lost_area_leaves_the_other_filters_on_the_map_and_the_hexagon_list(
+    demo_db: tuple[Engine, Settings],
+) -> None:
+    """Issue #19: the map dropped a lost area but kept the categories; the hexagon's list kept
+    only the window, so it listed events its hexagon did not count. One policy now serves both.
+    """
+    from analytics.cells import cells_to_str
+    from app import create_app
+    from testkit.security_kit import callback_payload, make_users, sign_in
+
+    engine, settings = demo_db
+    window = {"preset": "custom", "start": "2023-02-01", "end": "2023-03-01"}
+    with session_scope(engine) as s:  # the window as the app reads it (the center's zone)
+        feb = screen_filter(
+            screen_state(window, {}), session=s, viewer=ANALYST, tz=settings.timezone
+        )
+        every = event_points(session=s, viewer=ANALYST, filters=feb, limit=10**7)
+        category = str(every["category"].value_counts().index[0])
+        one = replace(feb, categories=(category,))
+        counts = hex_counts(session=s, viewer=ANALYST, filters=feb, res=8).set_index("cell")
+        of_one = hex_counts(session=s, viewer=ANALYST, filters=one, res=8).set_index("cell")
+    # The busiest hexagon of that category that also holds others (where the policies differ).
+    both = of_one["total"][of_one["total"] < counts["total"].reindex(of_one.index)]
+    cell = both.idxmax()
+    expected = int(both.max())
+    cell = cell if isinstance(cell, str) else str(cells_to_str(np.array([cell]))[0])
+
+    make_users(engine, settings, ("analyst",))
+    client = create_app(settings).server.test_client()
+    assert sign_in(client, "analyst") == 302
+    deps = client.get("/_dash-dependencies").get_json()
+    lost = {"categories": [category], "area": {"type": "region", "id": 10**9}}
+    values = {
+        "map-graph.clickData": {"points": [{"location": cell}]},
+        "window-store.data": window,
+        "filter-store.data": lost,
+    }
+    cb = next(c for c in deps if "cell-title.children" in c["output"])
+    payload = callback_payload(cb, values, ["map-graph.clickData"])
+    resp = client.post(
+        "/_dash-update-component", json=payload, headers={"Origin": "http://localhost"}
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    title = resp.get_json()["response"]["cell-title"]["children"]
+    assert title.endswith(f": {expected:,} events"), title
+    with session_scope(engine) as s:
+        filters, problem = screen_filter_without_lost_area(
+            ScreenState("custom", *FEB, categories=(category,), area=lost["area"]),
+            session=s,
+            viewer=ANALYST,
+            tz="UTC",
+        )
+    assert problem is not None and problem.startswith("Area ignored")
+    assert filters.categories == (category,) and filters.area is None
